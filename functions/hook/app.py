@@ -1,0 +1,49 @@
+"""CodeDeploy lifecycle hook: start the validation workflow for this hook execution."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes import CodeDeployLifecycleHookEvent, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tollgate_core.aws import CodeDeployStatusReporter, StepFunctionsStarter
+from tollgate_core.observability import logger
+from tollgate_core.ports import HookIds
+from tollgate_core.settings import HookSettings
+from tollgate_core.validation_start import start_validation
+
+SETTINGS = HookSettings.from_env()
+
+
+@cache
+def _adapters() -> tuple[StepFunctionsStarter, CodeDeployStatusReporter]:
+    return StepFunctionsStarter(SETTINGS.state_machine_arn), CodeDeployStatusReporter()
+
+
+@logger.inject_lambda_context
+@event_source(data_class=CodeDeployLifecycleHookEvent)
+def handler(event: CodeDeployLifecycleHookEvent, context: LambdaContext) -> dict[str, Any]:
+    hook = _hook_ids(event)
+    if hook is None:
+        # Without both ids no status can ever reach CodeDeploy; a retry would not change that.
+        logger.error("malformed CodeDeploy hook event: no status can be reported", extra={"event": event.raw_event})
+        return {"started": False, "reason": "event lacks DeploymentId or LifecycleEventHookExecutionId"}
+    starter, reporter = _adapters()
+    started = start_validation(hook, SETTINGS, starter, reporter)
+    return {
+        "started": not started.already_started,
+        "executionName": started.execution_name,
+        "executionArn": started.execution_arn,
+    }
+
+
+def _hook_ids(event: CodeDeployLifecycleHookEvent) -> HookIds | None:
+    raw = event.raw_event if isinstance(event.raw_event, dict) else {}
+    deployment_id, hook_execution_id = raw.get("DeploymentId"), raw.get("LifecycleEventHookExecutionId")
+    if not (
+        isinstance(deployment_id, str) and deployment_id and isinstance(hook_execution_id, str) and hook_execution_id
+    ):
+        return None
+    return HookIds(event.deployment_id, event.lifecycle_event_hook_execution_id)

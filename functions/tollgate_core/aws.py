@@ -1,0 +1,51 @@
+"""boto3 adapters for the ports: CodeDeploy's hook status and Step Functions' executions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from tollgate_core.ports import ALREADY_COMPLETED, RECORDED, HookIds, ValidationAlreadyStarted
+
+# Standard mode retries throttling and 5xx with backoff; six attempts stay within about a minute.
+_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 6}, connect_timeout=5, read_timeout=15)
+
+
+class CodeDeployStatusReporter:
+    def __init__(self, client: Any = None) -> None:
+        self._client = client or boto3.client("codedeploy", config=_CLIENT_CONFIG)
+
+    def report(self, hook: HookIds, status: str) -> str:
+        try:
+            self._client.put_lifecycle_event_hook_execution_status(
+                deploymentId=hook.deployment_id,
+                lifecycleEventHookExecutionId=hook.hook_execution_id,
+                status=status,
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "LifecycleEventAlreadyCompletedException":
+                return ALREADY_COMPLETED
+            raise
+        return RECORDED
+
+
+class StepFunctionsStarter:
+    def __init__(self, state_machine_arn: str, client: Any = None) -> None:
+        self._state_machine_arn = state_machine_arn
+        self._client = client or boto3.client("stepfunctions", config=_CLIENT_CONFIG)
+
+    def start(self, name: str, document: dict[str, Any]) -> str:
+        try:
+            response = self._client.start_execution(
+                stateMachineArn=self._state_machine_arn, name=name, input=json.dumps(document)
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ExecutionAlreadyExists":
+                raise ValidationAlreadyStarted(name) from error
+            raise
+        arn: str = response["executionArn"]
+        return arn

@@ -1,0 +1,131 @@
+"""One HTTP request to the target, read up to a cap, with failures turned into readable reasons."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+from tollgate_core.expectations import HttpResponse
+from tollgate_core.settings import DEFAULT_BODY_CAP_BYTES
+
+MAX_REDIRECTS = 5
+_CHUNK_BYTES = 64 * 1024
+
+
+class RequestFailed(Exception):
+    """The request got no usable response; the message says why in a user's words."""
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: str | None
+    timeout_seconds: float
+    verify_tls: bool
+    follow_redirects: bool
+
+
+def build_request(route: dict[str, Any], target: dict[str, Any]) -> HttpRequest:
+    headers = {**target["headers"], **route["headers"]}
+    body = route["body"]
+    if body is not None and not isinstance(body, str):
+        body = json.dumps(body)
+        if not any(name.lower() == "content-type" for name in headers):
+            headers["Content-Type"] = "application/json"
+    return HttpRequest(
+        method=route["method"],
+        url=target["baseUrl"] + route["path"],
+        headers=headers,
+        body=body,
+        timeout_seconds=float(target["timeoutSeconds"]),
+        verify_tls=bool(target["verifyTls"]),
+        follow_redirects=bool(route["followRedirects"]),
+    )
+
+
+def send(request: HttpRequest, body_cap_bytes: int = DEFAULT_BODY_CAP_BYTES) -> HttpResponse:
+    """Send the request and return the response; raise RequestFailed when there is none."""
+    started = time.perf_counter()
+    url = request.url
+    with requests.Session() as session:
+        for _ in range(MAX_REDIRECTS + 1):
+            response = _send_once(session, request, url, body_cap_bytes, started)
+            location = response.headers.get("Location")
+            if not (request.follow_redirects and response.status_code in (301, 302, 303, 307, 308) and location):
+                return response
+            url = _redirect_url(request.url, url, location)
+    raise RequestFailed(f"more than {MAX_REDIRECTS} redirects")
+
+
+def _redirect_url(original: str, current: str, location: str) -> str:
+    next_url = urljoin(current, location)
+    if urlsplit(next_url).netloc != urlsplit(original).netloc:
+        raise RequestFailed(f"redirect leaves the target host: {next_url[:100]}")
+    return next_url
+
+
+def _send_once(
+    session: requests.Session, request: HttpRequest, url: str, body_cap_bytes: int, started: float
+) -> HttpResponse:
+    try:
+        with session.request(
+            request.method,
+            url,
+            headers=request.headers,
+            data=request.body,
+            timeout=request.timeout_seconds,
+            verify=request.verify_tls,
+            allow_redirects=False,
+            stream=True,
+        ) as response:
+            body, truncated = _read_capped(response, body_cap_bytes)
+            return HttpResponse(
+                status_code=response.status_code,
+                headers=response.headers,
+                body=body,
+                latency_ms=round((time.perf_counter() - started) * 1000, 1),
+                truncated=truncated,
+            )
+    except requests.RequestException as error:
+        raise RequestFailed(describe_failure(error, request.timeout_seconds, url)) from error
+
+
+def _read_capped(response: requests.Response, cap: int) -> tuple[bytes, bool]:
+    """Read at most `cap` bytes; a larger body is never buffered whole."""
+    body = bytearray()
+    for chunk in response.iter_content(_CHUNK_BYTES):
+        body += chunk
+        if len(body) > cap:
+            return bytes(body[:cap]), True
+    return bytes(body), False
+
+
+def describe_failure(error: requests.RequestException, timeout_seconds: float, url: str) -> str:
+    """A distinct, readable reason per kind of network failure."""
+    text = str(error)
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return f"connect timeout after {timeout_seconds:g} s"
+    if isinstance(error, requests.exceptions.Timeout):
+        return f"no response within {timeout_seconds:g} s"
+    if isinstance(error, requests.exceptions.SSLError):
+        return f"TLS error: {_innermost(error)}"
+    if "NameResolutionError" in text or "Name or service not known" in text or "nodename nor servname" in text:
+        return f"DNS lookup failed for {urlsplit(url).hostname}"
+    if "Connection refused" in text:
+        return "connection refused"
+    if "Connection reset" in text or "RemoteDisconnected" in text or "Connection aborted" in text:
+        return "connection reset by the target"
+    return f"request failed: {_innermost(error)}"
+
+
+def _innermost(error: BaseException) -> str:
+    while error.__context__ is not None and error.__context__ is not error:
+        error = error.__context__
+    return str(error)[:120]

@@ -1,0 +1,38 @@
+"""Each function's configuration, read once from its environment into a typed model."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from tollgate_core.budget import DEFAULT_HOOK_BUDGET_SECONDS
+
+DEFAULT_BODY_CAP_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class HookSettings:
+    suite_path: str
+    lifecycle_event: str
+    state_machine_arn: str
+    target_base_url: str | None
+    budget_seconds: float
+
+    @classmethod
+    def from_env(cls) -> HookSettings:
+        return cls(
+            suite_path=os.environ["SUITE_PATH"],
+            lifecycle_event=os.environ["LIFECYCLE_EVENT"],
+            state_machine_arn=os.environ["STATE_MACHINE_ARN"],
+            target_base_url=os.environ.get("TARGET_BASE_URL") or None,
+            budget_seconds=float(os.environ.get("HOOK_BUDGET_SECONDS") or DEFAULT_HOOK_BUDGET_SECONDS),
+        )
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    body_cap_bytes: int
+
+    @classmethod
+    def from_env(cls) -> ProbeSettings:
+        return cls(body_cap_bytes=int(os.environ.get("PROBE_BODY_CAP_BYTES") or DEFAULT_BODY_CAP_BYTES))

@@ -1,0 +1,239 @@
+"""The validation suite: parsing a user's file into a checked, normalized model."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from tollgate_core.budget import DEFAULT_HOOK_BUDGET_SECONDS, worst_case_seconds
+
+SUITE_VERSION = 1
+DEFAULT_RETRY = {"maxAttempts": 3, "intervalSeconds": 1, "backoffRate": 2.0}
+DEFAULT_TARGET = {"headers": {}, "timeoutSeconds": 2, "verifyTls": True}
+DEFAULT_STAGE = {"rounds": 1, "intervalSeconds": 0, "maxFailedProbes": 0}
+DEFAULT_ROUTE: dict[str, Any] = {"method": "GET", "headers": {}, "body": None, "followRedirects": False}
+DEFAULT_MAX_CONCURRENCY = 10
+
+_FRIENDLY_MESSAGES = {
+    "status": 'must be a status class like "2xx", a code like 204, or a list of them',
+    "name": "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+}
+
+
+class SuiteError(ValueError):
+    """A suite that cannot run; each problem names the field and what is wrong with it."""
+
+    def __init__(self, problems: list[str], source: str = "suite") -> None:
+        self.problems = problems
+        self.source = source
+        super().__init__("\n".join(f"{source}: {problem}" for problem in problems))
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A checked suite in its normalized document form (every default filled in).
+
+    The document is what the workflow carries, so the console shows exactly what was checked.
+    """
+
+    document: dict[str, Any]
+
+    @property
+    def stages(self) -> list[dict[str, Any]]:
+        stages: list[dict[str, Any]] = self.document["stages"]
+        return stages
+
+    @property
+    def target(self) -> dict[str, Any]:
+        target: dict[str, Any] = self.document["target"]
+        return target
+
+    def with_base_url(self, base_url: str | None) -> Suite:
+        """The same suite aimed at another listener (TARGET_BASE_URL, --target)."""
+        if not base_url:
+            return self
+        problem = _base_url_problem(base_url)
+        if problem:
+            raise SuiteError([f"target base URL override {base_url!r}: {problem}"])
+        document = {**self.document, "target": {**self.target, "baseUrl": base_url.rstrip("/")}}
+        return Suite(document)
+
+
+def load_suite(path: str | Path, budget_seconds: float = DEFAULT_HOOK_BUDGET_SECONDS) -> Suite:
+    """Read a YAML or JSON suite file and check it."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise SuiteError([f"cannot read the file: {error.strerror}"], source) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise SuiteError([f"not valid YAML or JSON: {error}"], source) from None
+    return parse_suite(data, budget_seconds, source)
+
+
+def parse_suite(data: Any, budget_seconds: float = DEFAULT_HOOK_BUDGET_SECONDS, source: str = "suite") -> Suite:
+    """Check a suite document and return it normalized; raise SuiteError naming every problem."""
+    problems = _schema_problems(data)
+    if problems:
+        raise SuiteError(problems, source)
+    document = _normalize(data)
+    problems = _semantic_problems(document, budget_seconds)
+    if problems:
+        raise SuiteError(problems, source)
+    return Suite(document)
+
+
+@cache
+def suite_schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(
+        resources.files("tollgate_core").joinpath("suite.schema.json").read_text(encoding="utf-8")
+    )
+    return schema
+
+
+def _schema_problems(data: Any) -> list[str]:
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(suite_schema())
+    errors = sorted(validator.iter_errors(data), key=lambda error: list(map(str, error.absolute_path)))
+    return [f"{field_name(list(error.absolute_path))}: {_describe(error)}" for error in errors]
+
+
+def field_name(path: list[Any]) -> str:
+    """Render a path like ['stages', 0, 'routes'] as 'stages[0].routes'."""
+    rendered = ""
+    for part in path:
+        rendered += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return rendered.lstrip(".") or "(top level)"
+
+
+def _describe(error: Any) -> str:
+    last = error.absolute_path[-1] if error.absolute_path else None
+    if error.validator in ("oneOf", "pattern") and last in _FRIENDLY_MESSAGES:
+        return f"{_FRIENDLY_MESSAGES[last]} (got {error.instance!r})"
+    if error.validator == "additionalProperties":
+        return f"unknown key: {error.message.split('(')[-1].rstrip(')')}"
+    if error.validator == "required":
+        return f"missing required key: {error.message.split()[0]}"
+    return str(error.message)
+
+
+def _normalize(data: dict[str, Any]) -> dict[str, Any]:
+    suite_retry = {**DEFAULT_RETRY, **data.get("retry", {})}
+    return {
+        "version": SUITE_VERSION,
+        "target": {**DEFAULT_TARGET, **data["target"], "baseUrl": data["target"]["baseUrl"].rstrip("/")},
+        "retry": suite_retry,
+        "maxConcurrency": data.get("maxConcurrency", DEFAULT_MAX_CONCURRENCY),
+        "stages": [
+            {
+                **DEFAULT_STAGE,
+                **stage,
+                "routes": [_normalize_route(route, suite_retry) for route in stage["routes"]],
+            }
+            for stage in data["stages"]
+        ],
+    }
+
+
+def _normalize_route(route: dict[str, Any], suite_retry: dict[str, Any]) -> dict[str, Any]:
+    expect = {"status": "2xx", **route.get("expect", {})}
+    status = expect["status"]
+    expect["status"] = status if isinstance(status, list) else [status]
+    return {
+        **DEFAULT_ROUTE,
+        **route,
+        "retry": {**suite_retry, **route.get("retry", {})},
+        "expect": expect,
+    }
+
+
+def _semantic_problems(document: dict[str, Any], budget_seconds: float) -> list[str]:
+    problems: list[str] = []
+    base_url_problem = _base_url_problem(document["target"]["baseUrl"])
+    if base_url_problem:
+        problems.append(f"target.baseUrl: {base_url_problem}")
+    problems += _duplicate_names(document["stages"], "stages")
+    for s, stage in enumerate(document["stages"]):
+        problems += _duplicate_names(stage["routes"], f"stages[{s}].routes")
+        probes = stage["rounds"] * len(stage["routes"])
+        if stage["maxFailedProbes"] >= probes:
+            problems.append(
+                f"stages[{s}].maxFailedProbes: {stage['maxFailedProbes']} lets all {probes} probes "
+                "of the stage fail; it must be smaller than rounds x routes"
+            )
+        for r, route in enumerate(stage["routes"]):
+            problems += _expectation_problems(route["expect"], f"stages[{s}].routes[{r}].expect")
+    if not problems:
+        problems += _budget_problems(document, budget_seconds)
+    return problems
+
+
+def _base_url_problem(base_url: str) -> str | None:
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an absolute http:// or https:// URL with a host"
+    if parts.query or parts.fragment:
+        return "must not carry a query or fragment; put them in each route's path"
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when it is read
+    except ValueError:
+        return "has an invalid port"
+    return None
+
+
+def _duplicate_names(items: list[dict[str, Any]], field: str) -> list[str]:
+    seen: set[str] = set()
+    problems = []
+    for index, item in enumerate(items):
+        if item["name"] in seen:
+            problems.append(f"{field}[{index}].name: {item['name']!r} is used twice")
+        seen.add(item["name"])
+    return problems
+
+
+def _expectation_problems(expect: dict[str, Any], field: str) -> list[str]:
+    problems = []
+    if "bodyMatches" in expect:
+        try:
+            re.compile(expect["bodyMatches"])
+        except re.error as error:
+            problems.append(f"{field}.bodyMatches: invalid regular expression: {error}")
+    for expression in expect.get("json", {}):
+        problem = jsonpath_problem(expression)
+        if problem:
+            problems.append(f"{field}.json[{expression!r}]: invalid JSONPath: {problem}")
+    return problems
+
+
+def jsonpath_problem(expression: str) -> str | None:
+    """Why a JSONPath expression cannot be used, or None."""
+    from jsonpath_ng.ext import parse as parse_jsonpath  # type: ignore[attr-defined]
+
+    if not expression.startswith("$"):
+        return "must start with '$'"
+    try:
+        parse_jsonpath(expression)
+    except Exception as error:  # noqa: BLE001 - jsonpath-ng raises bare Exception subclasses from its lexer and parser
+        return str(error) or type(error).__name__
+    return None
+
+
+def _budget_problems(document: dict[str, Any], budget_seconds: float) -> list[str]:
+    worst = worst_case_seconds(document)
+    if worst <= budget_seconds:
+        return []
+    return [
+        f"(suite): worst-case duration {worst:.0f} s exceeds the hook's time budget of "
+        f"{budget_seconds:.0f} s; reduce rounds, intervals, retries or timeouts"
+    ]

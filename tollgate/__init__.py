@@ -1,0 +1,1 @@
+"""Tollgate on one machine: the embedded engine and the `tollgate` CLI."""

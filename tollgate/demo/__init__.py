@@ -1,0 +1,1 @@
+"""A small service to try Tollgate on: healthy, or broken on purpose."""

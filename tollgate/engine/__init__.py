@@ -1,0 +1,1 @@
+"""The embedded engine: Step Functions (moto), a local Lambda runtime and a local CodeDeploy."""

@@ -1,0 +1,142 @@
+"""The local AWS edge: one loopback endpoint that every client in the engine uses.
+
+Lambda's Invoke API goes to the local runtime, CodeDeploy's hook status to the local CodeDeploy,
+and everything else (Step Functions) to moto.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote
+
+import requests
+
+from tollgate.engine.codedeploy import CodeDeployError, LocalCodeDeploy
+from tollgate.engine.lambda_runtime import LambdaRuntime, UnknownFunction
+
+_INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations")
+_CODEDEPLOY_TARGET = "CodeDeploy_20141006."
+_HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive", "server", "date"}
+
+
+class Edge:
+    def __init__(self, runtime: LambdaRuntime, codedeploy: LocalCodeDeploy, moto_url: str) -> None:
+        self.runtime = runtime
+        self.codedeploy = codedeploy
+        self.moto_url = moto_url
+        self._local = threading.local()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, name="tollgate-edge", daemon=True)
+        self._background: list[threading.Thread] = []
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join()
+        for thread in self._background:
+            thread.join(timeout=5)
+
+    def moto_session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session
+
+    def invoke_async(self, function: str, payload: bytes) -> None:
+        thread = threading.Thread(target=self.runtime.invoke, args=(function, payload), daemon=True)
+        self._background = [t for t in self._background if t.is_alive()] + [thread]
+        thread.start()
+
+
+def _handler_for(edge: Edge) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+            pass
+
+        def do_GET(self) -> None:
+            self._forward()
+
+        def do_DELETE(self) -> None:
+            self._forward()
+
+        def do_PUT(self) -> None:
+            self._forward()
+
+        def do_POST(self) -> None:
+            invoke = _INVOKE_PATH.match(self.path)
+            if invoke:
+                self._invoke(unquote(invoke.group("name")))
+            elif self.headers.get("X-Amz-Target", "").startswith(_CODEDEPLOY_TARGET):
+                self._codedeploy(self.headers["X-Amz-Target"][len(_CODEDEPLOY_TARGET) :])
+            else:
+                self._forward()
+
+        def _body(self) -> bytes:
+            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+        def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _invoke(self, function: str) -> None:
+            payload = self._body()
+            if self.headers.get("X-Amz-Invocation-Type") == "Event":
+                edge.invoke_async(function, payload)
+                self._reply(202, b"")
+                return
+            try:
+                invocation = edge.runtime.invoke(function, payload)
+            except UnknownFunction as error:
+                body = json.dumps({"Type": "User", "message": f"Function not found: {error}"}).encode()
+                self._reply(
+                    404, body, {"x-amzn-ErrorType": "ResourceNotFoundException", "Content-Type": "application/json"}
+                )
+                return
+            headers = {"Content-Type": "application/json", "X-Amz-Executed-Version": "$LATEST"}
+            if invocation.function_error:
+                headers["X-Amz-Function-Error"] = invocation.function_error
+            self._reply(200, invocation.payload, headers)
+
+        def _codedeploy(self, operation: str) -> None:
+            request = json.loads(self._body() or b"{}")
+            headers = {"Content-Type": "application/x-amz-json-1.1"}
+            if operation != "PutLifecycleEventHookExecutionStatus":
+                body = {"__type": "UnknownOperationException", "message": f"{operation} is not served locally"}
+                self._reply(400, json.dumps(body).encode(), headers)
+                return
+            try:
+                hook_id = edge.codedeploy.put_lifecycle_event_hook_execution_status(
+                    request.get("deploymentId", ""),
+                    request.get("lifecycleEventHookExecutionId", ""),
+                    request.get("status", ""),
+                )
+            except CodeDeployError as error:
+                status = 500 if error.code == "InternalFailure" else 400
+                self._reply(status, json.dumps({"__type": error.code, "message": error.message}).encode(), headers)
+                return
+            self._reply(200, json.dumps({"lifecycleEventHookExecutionId": hook_id}).encode(), headers)
+
+        def _forward(self) -> None:
+            headers = {name: value for name, value in self.headers.items() if name.lower() not in _HOP_BY_HOP}
+            response = edge.moto_session().request(
+                self.command, edge.moto_url + self.path, data=self._body(), headers=headers, timeout=60
+            )
+            reply_headers = {name: value for name, value in response.headers.items() if name.lower() not in _HOP_BY_HOP}
+            self._reply(response.status_code, response.content, reply_headers)
+
+    return Handler

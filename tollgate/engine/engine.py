@@ -1,0 +1,107 @@
+"""The embedded engine: the app in template.yaml running on this machine, no AWS, no Docker."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import IO, Any
+
+import boto3
+from botocore.config import Config
+
+from tollgate.engine.codedeploy import LocalCodeDeploy
+from tollgate.engine.edge import Edge
+from tollgate.engine.lambda_runtime import Invocation, LambdaRuntime
+from tollgate.engine.moto_server import MotoServer
+from tollgate.engine.safety_net import SafetyNet
+from tollgate.engine.template import REGION, AppTemplate, load_app
+
+APP_DIR = Path(__file__).resolve().parents[2]
+_LOCAL_ROLE = "arn:aws:iam::123456789012:role/tollgate-local-state-machine"
+
+
+class LocalEngine:
+    """Start with `with LocalEngine() as engine:`; everything binds to 127.0.0.1 and stops on exit."""
+
+    def __init__(self, app_dir: Path = APP_DIR, log_path: Path | None = None, sfn_endpoint: str | None = None) -> None:
+        self.app: AppTemplate = load_app(app_dir / "template.yaml")
+        if self.app.state_machine is None:
+            raise ValueError(f"{app_dir / 'template.yaml'} declares no state machine")
+        self.state_machine = self.app.state_machine
+        self.log_path = log_path or Path(tempfile.mkdtemp(prefix="tollgate-")) / "engine.log"
+        self.sfn_endpoint = sfn_endpoint
+        self.codedeploy = LocalCodeDeploy()
+        self.startup_seconds = 0.0
+        self._log: IO[bytes] | None = None
+        self._moto: MotoServer | None = None
+        self._safety_net: SafetyNet | None = None
+        self.runtime: LambdaRuntime
+        self.edge: Edge
+
+    def __enter__(self) -> LocalEngine:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        started = time.perf_counter()
+        self._log = self.log_path.open("ab")
+        self.edge = Edge(runtime=None, codedeploy=self.codedeploy, moto_url=self.sfn_endpoint or "")  # type: ignore[arg-type]
+        self.runtime = LambdaRuntime(self.app.functions, self.edge.url, self._log)
+        self.edge.runtime = self.runtime
+        if self.sfn_endpoint is None:
+            self._moto = MotoServer(lambda_endpoint_port=int(self.edge.url.rsplit(":", 1)[1]), log=self._log)
+            self.edge.moto_url = self._moto.url
+        self.edge.start()
+        if self._moto:
+            self._moto.wait_ready()
+        self._create_state_machine()
+        reporter = next((spec for spec in self.app.functions.values() if spec.execution_ended_statuses), None)
+        if reporter:
+            self._safety_net = SafetyNet(self.client("stepfunctions"), self.state_machine.arn, reporter, self.runtime)
+            self._safety_net.start()
+        self.startup_seconds = time.perf_counter() - started
+
+    def _create_state_machine(self) -> None:
+        sfn = self.client("stepfunctions")
+        arn = sfn.create_state_machine(
+            name=self.state_machine.name, definition=self.state_machine.definition, roleArn=_LOCAL_ROLE, type="STANDARD"
+        )["stateMachineArn"]
+        if arn != self.state_machine.arn:
+            raise RuntimeError(f"state machine ARN {arn} differs from the template's {self.state_machine.arn}")
+
+    def stop(self) -> None:
+        if self._safety_net:
+            self._safety_net.stop()
+        self.edge.stop()
+        self.runtime.stop()
+        if self._moto:
+            self._moto.stop()
+        if self._log:
+            self._log.close()
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.edge.url,
+            region_name=REGION,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106 - the local edge accepts any credentials
+            config=Config(retries={"mode": "standard", "max_attempts": 3}, read_timeout=120),
+        )
+
+    def configure_function(self, name: str, environment: dict[str, str]) -> None:
+        """Like UpdateFunctionConfiguration: later invocations see the new variables."""
+        self.runtime.update_environment(name, environment)
+
+    def invoke(self, name: str, event: dict[str, Any]) -> Invocation:
+        return self.runtime.invoke(name, json.dumps(event).encode("utf-8"))
+
+    def deliver_ended_executions(self) -> None:
+        """Deliver pending safety-net events now instead of at the next poll."""
+        if self._safety_net:
+            self._safety_net.deliver_pending()

@@ -1,0 +1,62 @@
+"""moto in server mode, with its Step Functions interpreter on and its Lambda calls sent to the edge."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from typing import IO
+
+import requests
+
+_START_TIMEOUT_SECONDS = 20.0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class MotoServer:
+    def __init__(self, lambda_endpoint_port: int, log: IO[bytes]) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        # moto's interpreter invokes Lambda at http://localhost:$MOTO_PORT: that is the edge.
+        env = {**os.environ, "MOTO_PORT": str(lambda_endpoint_port), "AWS_DEFAULT_REGION": "us-east-1"}
+        env.pop("AWS_ENDPOINT_URL", None)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+        )
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + _START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"moto server exited with code {self.process.returncode}; see the engine log")
+            try:
+                requests.get(f"{self.url}/moto-api/", timeout=1)
+            except requests.ConnectionError:
+                time.sleep(0.05)
+                continue
+            requests.post(
+                f"{self.url}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=5
+            ).raise_for_status()
+            return
+        raise RuntimeError(f"moto server did not start within {_START_TIMEOUT_SECONDS:.0f} s")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()

@@ -1,0 +1,84 @@
+"""Reading a validation's progress out of its execution history, as the Step Functions console shows it.
+
+The state names are the ones in statemachine/validation.asl.json.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+SELECT_STAGE = "Select stage"
+PROBE_ROUTE = "Probe route"
+RECORD_PROBE_CRASH = "Record probe crash"
+PROBE_ROUTES = "Probe routes"
+WAIT_BEFORE_NEXT_ROUND = "Wait before next round"
+
+
+@dataclass(frozen=True)
+class StageStarted:
+    stage: str
+
+
+@dataclass(frozen=True)
+class AttemptFinished:
+    """One attempt of one probe: the live progress line."""
+
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RoundFinished:
+    """Every probe's final result in one round: the report's rows."""
+
+    probes: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class WaitingForRound:
+    seconds: int
+    round: int
+
+
+ProgressEvent = StageStarted | AttemptFinished | RoundFinished | WaitingForRound
+
+
+def progress_events(history_event: dict[str, Any]) -> Iterator[ProgressEvent]:
+    """The progress a single history event tells, if any."""
+    kind = history_event["type"]
+    details = history_event.get("stateExitedEventDetails") or history_event.get("stateEnteredEventDetails") or {}
+    name = details.get("name")
+    if kind == "PassStateExited" and name == SELECT_STAGE:
+        yield StageStarted(_json(details, "output")["current"]["stage"]["name"])
+    elif (kind, name) in (("TaskStateExited", PROBE_ROUTE), ("PassStateExited", RECORD_PROBE_CRASH)):
+        yield AttemptFinished(_json(details, "output")["probe"]["result"])
+    elif kind == "MapStateExited" and name == PROBE_ROUTES:
+        yield RoundFinished(list(_json(details, "output").get("roundResults") or []))
+    elif kind == "WaitStateEntered" and name == WAIT_BEFORE_NEXT_ROUND:
+        progress = _json(details, "input")["validation"]["progress"]
+        yield WaitingForRound(int(progress["waitSeconds"]), int(progress["round"]))
+
+
+def _json(details: dict[str, Any], key: str) -> dict[str, Any]:
+    value: dict[str, Any] = json.loads(details.get(key) or "{}")
+    return value
+
+
+class HistoryFollower:
+    """Yields the history events of one execution that were not yet seen."""
+
+    def __init__(self, stepfunctions: Any, execution_arn: str) -> None:
+        self._stepfunctions = stepfunctions
+        self._execution_arn = execution_arn
+        self._seen = 0
+
+    def new_events(self) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        paginator = self._stepfunctions.get_paginator("get_execution_history")
+        for page in paginator.paginate(executionArn=self._execution_arn, includeExecutionData=True):
+            events += page["events"]
+        fresh = events[self._seen :]
+        self._seen = len(events)
+        return fresh

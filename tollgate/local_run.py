@@ -1,0 +1,127 @@
+"""One validation on the embedded engine, from CodeDeploy's hook event to the status it recorded."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from tollgate.engine.engine import LocalEngine
+from tollgate.history import AttemptFinished, HistoryFollower, ProgressEvent, RoundFinished, progress_events
+from tollgate_core.execution_name import execution_name
+
+DEFAULT_LIFECYCLE_EVENT = "AfterAllowTestTraffic"
+POLL_SECONDS = 0.1
+# After CodeDeploy has a status, how long to wait for the execution to finish writing its output.
+_SETTLE_SECONDS = 10.0
+
+
+class UnknownLifecycleEvent(ValueError):
+    pass
+
+
+@dataclass
+class RunOutcome:
+    reported_status: str  # what the local CodeDeploy recorded: Succeeded, Failed, or Pending on timeout
+    execution_arn: str | None
+    duration_seconds: float
+    summary: dict[str, Any] | None  # the execution's output: the reporter's summary
+    hook_error: dict[str, Any] | None
+    execution_status: str | None
+    rounds: list[list[dict[str, Any]]] = field(default_factory=list)  # every round's final probe results
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def run_validation(
+    engine: LocalEngine,
+    suite_path: Path,
+    target: str | None = None,
+    lifecycle_event: str = DEFAULT_LIFECYCLE_EVENT,
+    on_progress: Callable[[ProgressEvent], None] = lambda event: None,
+    timeout_seconds: float | None = None,
+) -> RunOutcome:
+    hook_function = engine.app.hook_for(lifecycle_event)
+    if hook_function is None:
+        known = ", ".join(engine.app.lifecycle_events())
+        raise UnknownLifecycleEvent(f"no hook validates {lifecycle_event!r}; template.yaml has: {known}")
+    engine.configure_function(
+        hook_function.name, {"SUITE_PATH": str(suite_path.resolve()), "TARGET_BASE_URL": target or ""}
+    )
+    budget = float(hook_function.environment.get("HOOK_BUDGET_SECONDS") or 3300)
+    hook = engine.codedeploy.create_deployment(lifecycle_event)
+    started = time.monotonic()
+    invocation = engine.invoke(
+        hook_function.name,
+        {"DeploymentId": hook.deployment_id, "LifecycleEventHookExecutionId": hook.hook_execution_id},
+    )
+    hook_error = json.loads(invocation.payload) if invocation.function_error else None
+    name = execution_name(lifecycle_event, hook.hook_execution_id)
+    arn = f"{engine.state_machine.arn.replace(':stateMachine:', ':execution:')}:{name}"
+    outcome = RunOutcome("Pending", None, 0.0, None, hook_error, None)
+    _follow(engine, hook.hook_execution_id, arn, outcome, on_progress, started + (timeout_seconds or budget + 60))
+    outcome.reported_status = engine.codedeploy.hook(hook.hook_execution_id).status
+    outcome.duration_seconds = round(time.monotonic() - started, 3)
+    return outcome
+
+
+def _follow(
+    engine: LocalEngine,
+    hook_execution_id: str,
+    arn: str,
+    outcome: RunOutcome,
+    on_progress: Callable[[ProgressEvent], None],
+    deadline: float,
+) -> None:
+    sfn = engine.client("stepfunctions")
+    follower = HistoryFollower(sfn, arn)
+    settle_deadline: float | None = None
+    while time.monotonic() < deadline:
+        execution = _describe(sfn, arn)
+        if execution is not None:
+            outcome.execution_arn = arn
+            outcome.execution_status = execution["status"]
+            _publish(follower.new_events(), outcome, on_progress)
+        reported = engine.codedeploy.hook(hook_execution_id).status != "Pending"
+        if reported and (execution is None or execution["status"] != "RUNNING"):
+            if execution is not None and execution.get("output"):
+                outcome.summary = json.loads(execution["output"])
+            return
+        if reported:
+            settle_deadline = settle_deadline or time.monotonic() + _SETTLE_SECONDS
+            if time.monotonic() > settle_deadline:
+                return
+        time.sleep(POLL_SECONDS)
+
+
+def _describe(sfn: Any, arn: str) -> dict[str, Any] | None:
+    try:
+        execution: dict[str, Any] = sfn.describe_execution(executionArn=arn)
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ExecutionDoesNotExist":
+            return None
+        raise
+    return execution
+
+
+def _publish(events: list[dict[str, Any]], outcome: RunOutcome, on_progress: Callable[[ProgressEvent], None]) -> None:
+    outcome.history += events
+    for history_event in events:
+        for event in progress_events(history_event):
+            if isinstance(event, RoundFinished):
+                outcome.rounds.append(event.probes)
+            on_progress(event)
+
+
+def attempts_of(outcome: RunOutcome) -> list[dict[str, Any]]:
+    """Every attempt's result, in history order."""
+    return [
+        event.result
+        for history_event in outcome.history
+        for event in progress_events(history_event)
+        if isinstance(event, AttemptFinished)
+    ]
