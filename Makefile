@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test lint typecheck cfn-lint unit integration bench sam-build clean
+.PHONY: run demo test lint typecheck cfn-lint unit integration sam-build clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -37,5 +37,17 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/python -m pytest tests/integration
 
+# The SAM CLI lives in its own virtualenv: its pins differ from the project's.
+SAM_VENV := .venv-sam
+$(SAM_VENV)/.installed: constraints-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints-sam.txt aws-sam-cli
+	@touch $@
+
+# Builds with the local Python, no container: pass RUNTIME=python3.13 where that Python is installed.
+RUNTIME ?= python3.11
+sam-build: $(SAM_VENV)/.installed
+	$(SAM_VENV)/bin/sam build --parameter-overrides PythonRuntime=$(RUNTIME)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam
+	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam

@@ -14,7 +14,7 @@ from tollgate.console import ProgressPrinter, print_report, print_verdict
 from tollgate.demo.service import SUITE_PATH as DEMO_SUITE_PATH
 from tollgate.demo.service import DemoService
 from tollgate.engine.engine import LocalEngine
-from tollgate.local_run import DEFAULT_LIFECYCLE_EVENT, UnknownLifecycleEvent, run_validation
+from tollgate.local_run import DEFAULT_LIFECYCLE_EVENT, UnknownLifecycleEvent, hook_function_for, run_validation
 from tollgate.report import build_report
 from tollgate_core.suite import Suite, SuiteError, load_suite
 
@@ -99,7 +99,9 @@ def _validate_on_engine(
     sfn_endpoint: str | None,
 ) -> int:
     console = Console(highlight=False)
-    with LocalEngine(sfn_endpoint=sfn_endpoint) as engine:
+    engine = LocalEngine(sfn_endpoint=sfn_endpoint)
+    hook_function_for(engine, lifecycle_event)
+    with engine:
         if not quiet:
             console.print(
                 f"[dim]engine ready in {engine.startup_seconds:.1f} s; function logs: {engine.log_path}[/dim]"

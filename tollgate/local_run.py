@@ -12,6 +12,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from tollgate.engine.engine import LocalEngine
+from tollgate.engine.template import FunctionSpec
 from tollgate.history import AttemptFinished, HistoryFollower, ProgressEvent, RoundFinished, progress_events
 from tollgate_core.execution_name import execution_name
 
@@ -45,10 +46,7 @@ def run_validation(
     on_progress: Callable[[ProgressEvent], None] = lambda event: None,
     timeout_seconds: float | None = None,
 ) -> RunOutcome:
-    hook_function = engine.app.hook_for(lifecycle_event)
-    if hook_function is None:
-        known = ", ".join(engine.app.lifecycle_events())
-        raise UnknownLifecycleEvent(f"no hook validates {lifecycle_event!r}; template.yaml has: {known}")
+    hook_function = hook_function_for(engine, lifecycle_event)
     engine.configure_function(
         hook_function.name, {"SUITE_PATH": str(suite_path.resolve()), "TARGET_BASE_URL": target or ""}
     )
@@ -67,6 +65,14 @@ def run_validation(
     outcome.reported_status = engine.codedeploy.hook(hook.hook_execution_id).status
     outcome.duration_seconds = round(time.monotonic() - started, 3)
     return outcome
+
+
+def hook_function_for(engine: LocalEngine, lifecycle_event: str) -> FunctionSpec:
+    hook_function = engine.app.hook_for(lifecycle_event)
+    if hook_function is None:
+        known = ", ".join(engine.app.lifecycle_events())
+        raise UnknownLifecycleEvent(f"no hook validates {lifecycle_event!r}; template.yaml has: {known}")
+    return hook_function
 
 
 def _follow(

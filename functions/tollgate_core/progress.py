@@ -6,9 +6,10 @@ from it. It holds per-route aggregates, never every attempt, so it stays small f
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tollgate_core.suite import Suite
+if TYPE_CHECKING:
+    from tollgate_core.suite import Suite
 
 RUNNING, PASSED, FAILED = "running", "passed", "failed"
 PENDING, SKIPPED = "pending", "skipped"

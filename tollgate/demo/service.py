@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+
+from tollgate.loopback import LoopbackServer
 
 SUITE_PATH = Path(__file__).with_name("suite.yaml")
 
@@ -16,19 +17,15 @@ class DemoService:
 
     def __init__(self, broken: bool = False) -> None:
         self.broken = broken
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, name="tollgate-demo", daemon=True)
+        self._server = LoopbackServer(_handler_for(self), "tollgate-demo")
+        self.url = self._server.url
 
     def __enter__(self) -> DemoService:
-        self._thread.start()
+        self._server.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join()
+        self._server.stop()
 
     def response(self, path: str) -> tuple[int, dict[str, Any]]:
         if path == "/health":

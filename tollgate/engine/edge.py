@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote
 
@@ -17,6 +17,7 @@ import requests
 
 from tollgate.engine.codedeploy import CodeDeployError, LocalCodeDeploy
 from tollgate.engine.lambda_runtime import LambdaRuntime, UnknownFunction
+from tollgate.loopback import LoopbackServer
 
 _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations")
 _CODEDEPLOY_TARGET = "CodeDeploy_20141006."
@@ -29,19 +30,16 @@ class Edge:
         self.codedeploy = codedeploy
         self.moto_url = moto_url
         self._local = threading.local()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, name="tollgate-edge", daemon=True)
+        self._server = LoopbackServer(_handler_for(self), "tollgate-edge")
+        self.url = self._server.url
+        self.port = self._server.port
         self._background: list[threading.Thread] = []
 
     def start(self) -> None:
-        self._thread.start()
+        self._server.start()
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join()
+        self._server.stop()
         for thread in self._background:
             thread.join(timeout=5)
 

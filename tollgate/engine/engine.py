@@ -54,7 +54,7 @@ class LocalEngine:
         self.runtime = LambdaRuntime(self.app.functions, self.edge.url, self._log)
         self.edge.runtime = self.runtime
         if self.sfn_endpoint is None:
-            self._moto = MotoServer(lambda_endpoint_port=int(self.edge.url.rsplit(":", 1)[1]), log=self._log)
+            self._moto = MotoServer(lambda_endpoint_port=self.edge.port, log=self._log)
             self.edge.moto_url = self._moto.url
         self.edge.start()
         if self._moto:

@@ -59,8 +59,8 @@ class SafetyNet:
         with self._lock:
             if execution_arn in self._delivered:
                 return
+            event = status_change_event(self._stepfunctions.describe_execution(executionArn=execution_arn))
             self._delivered.add(execution_arn)
-        event = status_change_event(self._stepfunctions.describe_execution(executionArn=execution_arn))
         self.deliveries.append(event)
         self._runtime.invoke(self._target.name, json.dumps(event).encode("utf-8"))
 
@@ -83,7 +83,7 @@ def status_change_event(execution: dict[str, Any]) -> dict[str, Any]:
         "detail": {
             "executionArn": execution["executionArn"],
             "stateMachineArn": execution["stateMachineArn"],
-            "name": execution["name"],
+            "name": execution.get("name") or execution["executionArn"].rsplit(":", 1)[-1],
             "status": execution["status"],
             "startDate": millis(execution.get("startDate")),
             "stopDate": millis(execution.get("stopDate")),

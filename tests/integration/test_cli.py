@@ -1,0 +1,115 @@
+"""The `tollgate` command as users run it: exit codes, messages, the JSON report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.suites import route, stage, suite_document, write_suite
+from tests.support.target import Behaviour, TargetService
+
+TOLLGATE = str(Path(sys.executable).with_name("tollgate"))
+
+
+def tollgate(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([TOLLGATE, *arguments], capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_run_writes_the_report_and_exits_0_when_codedeploy_got_succeeded(tmp_path: Path) -> None:
+    # Given a healthy service and a suite pointing elsewhere
+    suite = write_suite(
+        tmp_path, suite_document(stage("smoke", route("health"), rounds=2), base_url="http://nowhere.invalid")
+    )
+    report_path = tmp_path / "report.json"
+    with TargetService({"/health": Behaviour()}) as target:
+        # When it runs with --target
+        result = tollgate(
+            "run", "--suite", str(suite), "--target", target.url, "--report-json", str(report_path), "--quiet"
+        )
+
+    # Then the exit code and the report say what CodeDeploy recorded
+    assert result.returncode == 0, result.stderr
+    report = json.loads(report_path.read_text())
+    assert (report["status"], report["reportedStatus"], report["reason"]) == ("Succeeded", "Succeeded", None)
+    assert report["executionArn"].startswith("arn:aws:states:us-east-1:123456789012:execution:")
+    assert report["durationSeconds"] > 0
+    assert report["stages"] == [
+        {
+            "name": "smoke",
+            "status": "passed",
+            "probes": [
+                {
+                    "route": "health",
+                    "round": n,
+                    "attempts": 1,
+                    "ok": True,
+                    "statusCode": 200,
+                    "latencyMs": p["latencyMs"],
+                    "reason": None,
+                }
+                for n, p in zip((1, 2), report["stages"][0]["probes"], strict=True)
+            ],
+        }
+    ]
+
+
+def test_run_exits_1_with_the_reason_when_codedeploy_got_failed(tmp_path: Path) -> None:
+    suite = write_suite(
+        tmp_path,
+        suite_document(stage("smoke", route("health", retry={"maxAttempts": 1})), stage("soak", route("health"))),
+    )
+    report_path = tmp_path / "report.json"
+    with TargetService({"/health": Behaviour(status=503)}) as target:
+        result = tollgate("run", "--suite", str(suite), "--target", target.url, "--report-json", str(report_path))
+
+    assert result.returncode == 1
+    assert "CodeDeploy recorded Failed" in result.stdout
+    report = json.loads(report_path.read_text())
+    assert report["reportedStatus"] == "Failed"
+    assert report["reason"] == "stage 'smoke': 1 failed probes, budget 0; health (round 1): status 503, expected 2xx"
+    assert [s["status"] for s in report["stages"]] == ["failed", "skipped"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["run", "--suite", "missing.yaml"], "missing.yaml: cannot read the file"),
+        (["run", "--suite", "{suite}", "--target", "not-a-url"], "target base URL override 'not-a-url'"),
+        (["run", "--suite", "{suite}", "--lifecycle-event", "BeforeInstall"], "no hook validates 'BeforeInstall'"),
+        (["run"], "the following arguments are required: --suite"),
+        (["validate", "{invalid}"], "stages[0].routes[0].expect.status: must be"),
+    ],
+)
+def test_usage_errors_and_invalid_suites_exit_2_with_one_clear_message(
+    tmp_path: Path, arguments: list[str], message: str
+) -> None:
+    suite = write_suite(tmp_path, suite_document(stage("smoke", route("health"))))
+    invalid = write_suite(
+        tmp_path, suite_document(stage("smoke", route("health", expect={"status": "200"}))), "invalid.yaml"
+    )
+    arguments = [a.format(suite=suite, invalid=invalid) for a in arguments]
+
+    result = tollgate(*arguments)
+
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_validate_accepts_a_valid_suite() -> None:
+    result = tollgate("validate", "tollgate/demo/suite.yaml")
+
+    assert result.returncode == 0
+    assert result.stdout.strip() == "tollgate/demo/suite.yaml: valid (2 stages, 5 routes)"
+
+
+@pytest.mark.parametrize(("arguments", "code", "verdict"), [([], 0, "Succeeded"), (["--broken"], 1, "Failed")])
+def test_the_demo_passes_and_its_broken_twin_rolls_back(arguments: list[str], code: int, verdict: str) -> None:
+    result = tollgate("demo", *arguments)
+
+    assert result.returncode == code, result.stdout + result.stderr
+    assert f"CodeDeploy recorded {verdict}" in result.stdout

@@ -1,0 +1,333 @@
+"""Each Lambda handler with a fake context and AWS clients stubbed by botocore's Stubber."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+
+from tests.conftest import FakeLambdaContext
+from tests.support.suites import route, stage, suite_document, write_suite
+from tests.support.target import Behaviour, TargetService
+from tollgate_core.aws import CodeDeployStatusReporter, StepFunctionsStarter
+from tollgate_core.execution_name import execution_name
+from tollgate_core.validation_start import ValidationNotStarted
+
+STATE_MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:validation"
+HOOK_EVENT = {"DeploymentId": "d-ABCDEFGHI", "LifecycleEventHookExecutionId": "eyJ" + "h" * 297}
+NAME = execution_name("AfterAllowTestTraffic", HOOK_EVENT["LifecycleEventHookExecutionId"])
+EXECUTION_ARN = f"arn:aws:states:us-east-1:123456789012:execution:validation:{NAME}"
+
+
+def client(service: str) -> Any:
+    return boto3.client(service, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+
+
+def expect_status(stubber: Stubber, status: str, error: str | None = None) -> None:
+    params = {
+        "deploymentId": HOOK_EVENT["DeploymentId"],
+        "lifecycleEventHookExecutionId": HOOK_EVENT["LifecycleEventHookExecutionId"],
+        "status": status,
+    }
+    if error:
+        stubber.add_client_error("put_lifecycle_event_hook_execution_status", error, expected_params=params)
+    else:
+        stubber.add_response("put_lifecycle_event_hook_execution_status", {}, params)
+
+
+@pytest.fixture
+def codedeploy() -> Iterator[tuple[Any, Stubber]]:
+    codedeploy_client = client("codedeploy")
+    with Stubber(codedeploy_client) as stubber:
+        yield codedeploy_client, stubber
+        stubber.assert_no_pending_responses()
+
+
+@pytest.fixture
+def stepfunctions() -> Iterator[tuple[Any, Stubber]]:
+    sfn_client = client("stepfunctions")
+    with Stubber(sfn_client) as stubber:
+        yield sfn_client, stubber
+        stubber.assert_no_pending_responses()
+
+
+def load_handler(module: str, monkeypatch: pytest.MonkeyPatch, **env: str) -> ModuleType:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return importlib.reload(importlib.import_module(module))
+
+
+@pytest.fixture
+def hook_app(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    codedeploy: tuple[Any, Stubber],
+    stepfunctions: tuple[Any, Stubber],
+) -> ModuleType:
+    suite = write_suite(tmp_path, suite_document(stage("smoke", route("health"))))
+    app = load_handler(
+        "hook.app",
+        monkeypatch,
+        SUITE_PATH=str(suite),
+        LIFECYCLE_EVENT="AfterAllowTestTraffic",
+        STATE_MACHINE_ARN=STATE_MACHINE_ARN,
+        TARGET_BASE_URL="http://127.0.0.1:8080",
+    )
+    adapters = (StepFunctionsStarter(STATE_MACHINE_ARN, stepfunctions[0]), CodeDeployStatusReporter(codedeploy[0]))
+    monkeypatch.setattr(app, "_adapters", lambda: adapters)
+    return app
+
+
+def test_hook_starts_one_execution_with_the_deployment_and_the_resolved_suite(
+    hook_app: ModuleType, stepfunctions: tuple[Any, Stubber], lambda_context: FakeLambdaContext
+) -> None:
+    # Given Step Functions accepts the execution
+    stepfunctions[1].add_response(
+        "start_execution",
+        {"executionArn": EXECUTION_ARN, "startDate": "2026-01-01T00:00:00Z"},
+        {"stateMachineArn": STATE_MACHINE_ARN, "name": NAME, "input": ANY},
+    )
+
+    # When CodeDeploy invokes the hook
+    result = hook_app.handler(HOOK_EVENT, lambda_context)
+
+    # Then one execution started, named from the hook execution id
+    assert result == {"started": True, "executionName": NAME, "executionArn": EXECUTION_ARN}
+
+
+def test_hook_input_carries_ids_event_target_and_suite(hook_app: ModuleType, tmp_path: Path) -> None:
+    from tollgate_core.ports import HookIds
+    from tollgate_core.suite import load_suite
+    from tollgate_core.validation_start import workflow_input
+
+    suite = load_suite(hook_app.SETTINGS.suite_path).with_base_url(hook_app.SETTINGS.target_base_url)
+    document = workflow_input(HookIds("d-1", "h-1"), "AfterAllowTestTraffic", suite)
+
+    assert document["deployment"] == {
+        "deploymentId": "d-1",
+        "lifecycleEventHookExecutionId": "h-1",
+        "lifecycleEvent": "AfterAllowTestTraffic",
+    }
+    assert document["suite"]["target"]["baseUrl"] == "http://127.0.0.1:8080"
+    assert document["suite"]["stages"][0]["routes"][0]["name"] == "health"
+    assert document["error"] is None
+
+
+def test_a_repeated_hook_invocation_starts_nothing_and_reports_nothing(
+    hook_app: ModuleType, stepfunctions: tuple[Any, Stubber], lambda_context: FakeLambdaContext
+) -> None:
+    stepfunctions[1].add_client_error("start_execution", "ExecutionAlreadyExists")
+
+    result = hook_app.handler(HOOK_EVENT, lambda_context)
+
+    assert result == {"started": False, "executionName": NAME, "executionArn": None}
+
+
+def test_hook_reports_failed_when_the_execution_cannot_start(
+    hook_app: ModuleType,
+    stepfunctions: tuple[Any, Stubber],
+    codedeploy: tuple[Any, Stubber],
+    lambda_context: FakeLambdaContext,
+) -> None:
+    # Given Step Functions refuses the execution
+    stepfunctions[1].add_client_error("start_execution", "AccessDeniedException")
+    expect_status(codedeploy[1], "Failed")
+
+    # When the hook runs / Then it reports Failed (the stub checks) and fails loudly
+    with pytest.raises(ValidationNotStarted, match="AccessDeniedException"):
+        hook_app.handler(HOOK_EVENT, lambda_context)
+
+
+def test_hook_reports_failed_for_an_invalid_suite(
+    hook_app: ModuleType, codedeploy: tuple[Any, Stubber], lambda_context: FakeLambdaContext
+) -> None:
+    Path(hook_app.SETTINGS.suite_path).write_text("version: 1\nstages: []\n", encoding="utf-8")
+    expect_status(codedeploy[1], "Failed")
+
+    with pytest.raises(ValidationNotStarted, match="missing required key: 'target'"):
+        hook_app.handler(HOOK_EVENT, lambda_context)
+
+
+@pytest.mark.parametrize(
+    "event", [{}, {"DeploymentId": "d-1"}, {"DeploymentId": "", "LifecycleEventHookExecutionId": "x"}]
+)
+def test_a_hook_event_without_both_ids_is_rejected_without_a_retry(
+    hook_app: ModuleType, event: dict[str, Any], lambda_context: FakeLambdaContext
+) -> None:
+    result = hook_app.handler(event, lambda_context)
+
+    assert result["started"] is False
+    assert "DeploymentId" in result["reason"]
+
+
+@pytest.fixture
+def reporter_app(monkeypatch: pytest.MonkeyPatch, codedeploy: tuple[Any, Stubber]) -> ModuleType:
+    app = load_handler("reporter.app", monkeypatch)
+    reporter = CodeDeployStatusReporter(codedeploy[0])
+    monkeypatch.setattr(app, "_reporter", lambda: reporter)
+    return app
+
+
+def passed_progress() -> dict[str, Any]:
+    stage_progress = {
+        "name": "smoke",
+        "status": "passed",
+        "rounds": 1,
+        "intervalSeconds": 0,
+        "maxFailedProbes": 0,
+        "roundsRun": 1,
+        "probes": 1,
+        "failedProbes": 0,
+        "routes": [],
+    }
+    return {
+        "stageIndex": 0,
+        "round": 1,
+        "next": "report",
+        "waitSeconds": 0,
+        "outcome": "passed",
+        "reason": None,
+        "stages": [stage_progress],
+    }
+
+
+DEPLOYMENT = {
+    "deploymentId": HOOK_EVENT["DeploymentId"],
+    "lifecycleEventHookExecutionId": HOOK_EVENT["LifecycleEventHookExecutionId"],
+    "lifecycleEvent": "AfterAllowTestTraffic",
+}
+
+
+def test_reporter_sends_succeeded_and_returns_the_summary(
+    reporter_app: ModuleType, codedeploy: tuple[Any, Stubber], lambda_context: FakeLambdaContext
+) -> None:
+    expect_status(codedeploy[1], "Succeeded")
+
+    summary = reporter_app.handler(
+        {"deployment": DEPLOYMENT, "progress": passed_progress(), "error": None}, lambda_context
+    )
+
+    assert (summary["status"], summary["codeDeploy"], summary["stages"][0]["status"]) == (
+        "Succeeded",
+        "recorded",
+        "passed",
+    )
+
+
+def test_reporter_sends_failed_for_a_workflow_error(
+    reporter_app: ModuleType, codedeploy: tuple[Any, Stubber], lambda_context: FakeLambdaContext
+) -> None:
+    expect_status(codedeploy[1], "Failed")
+    error = {"Error": "Lambda.Unknown", "Cause": "tally crashed"}
+
+    summary = reporter_app.handler(
+        {"deployment": DEPLOYMENT, "progress": passed_progress(), "error": error}, lambda_context
+    )
+
+    assert summary["reason"] == "workflow error Lambda.Unknown: tally crashed"
+
+
+def test_an_already_completed_hook_is_success_not_an_error(
+    reporter_app: ModuleType, codedeploy: tuple[Any, Stubber], lambda_context: FakeLambdaContext
+) -> None:
+    expect_status(codedeploy[1], "Succeeded", error="LifecycleEventAlreadyCompletedException")
+
+    summary = reporter_app.handler(
+        {"deployment": DEPLOYMENT, "progress": passed_progress(), "error": None}, lambda_context
+    )
+
+    assert summary["codeDeploy"] == "already-completed"
+
+
+def status_change(status: str, execution_input: Any = None) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": "e-1",
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": "123456789012",
+        "time": "2026-01-01T00:00:00Z",
+        "region": "us-east-1",
+        "resources": [EXECUTION_ARN],
+        "detail": {
+            "executionArn": EXECUTION_ARN,
+            "status": status,
+            "input": json.dumps(execution_input if execution_input is not None else {"deployment": DEPLOYMENT}),
+            "error": "States.Timeout",
+            "cause": None,
+        },
+    }
+
+
+@pytest.mark.parametrize("status", ["FAILED", "TIMED_OUT", "ABORTED"])
+def test_the_safety_net_reports_failed_for_an_execution_that_ended_badly(
+    status: str, reporter_app: ModuleType, codedeploy: tuple[Any, Stubber], lambda_context: FakeLambdaContext
+) -> None:
+    expect_status(codedeploy[1], "Failed")
+
+    summary = reporter_app.handler(status_change(status), lambda_context)
+
+    assert summary["reason"] == f"validation execution ended {status}: States.Timeout"
+
+
+def test_the_safety_net_ignores_executions_that_succeeded_or_carry_no_ids(
+    reporter_app: ModuleType, lambda_context: FakeLambdaContext
+) -> None:
+    assert reporter_app.handler(status_change("SUCCEEDED"), lambda_context) is None
+    assert reporter_app.handler(status_change("FAILED", {"no": "ids"}), lambda_context) is None
+
+
+def test_probe_handler_checks_a_real_service(
+    monkeypatch: pytest.MonkeyPatch, lambda_context: FakeLambdaContext
+) -> None:
+    app = load_handler("probe.app", monkeypatch, PROBE_BODY_CAP_BYTES="1024")
+    with TargetService({"/health": Behaviour(body={"status": "ok"})}) as target:
+        event = {
+            "stage": "smoke",
+            "round": 2,
+            "attempt": 1,
+            "target": {"baseUrl": target.url, "headers": {}, "timeoutSeconds": 1, "verifyTls": True},
+            "route": {
+                "name": "health",
+                "path": "/health",
+                "method": "GET",
+                "headers": {},
+                "body": None,
+                "followRedirects": False,
+                "expect": {"status": ["2xx"], "json": {"$.status": "ok"}},
+                "retry": {"maxAttempts": 3, "intervalSeconds": 1, "backoffRate": 2.0},
+            },
+        }
+
+        result = app.handler(event, lambda_context)
+
+    assert (result["ok"], result["round"], result["statusCode"]) == (True, 2, 200)
+
+
+def test_tally_handler_advances_the_progress(
+    monkeypatch: pytest.MonkeyPatch, lambda_context: FakeLambdaContext
+) -> None:
+    app = load_handler("tally.app", monkeypatch)
+    progress = {**passed_progress(), "outcome": "running", "next": "next-stage"}
+    progress["stages"][0].update(status="pending", roundsRun=0, probes=0)
+    result = {
+        "stage": "smoke",
+        "route": "health",
+        "round": 1,
+        "attempts": 1,
+        "ok": True,
+        "statusCode": 200,
+        "latencyMs": 1.0,
+        "reason": None,
+    }
+
+    advanced = app.handler({"progress": progress, "results": [result]}, lambda_context)
+
+    assert (advanced["next"], advanced["outcome"]) == ("report", "passed")
