@@ -2,21 +2,50 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
 class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+    """Closing it ends every open connection and joins every request thread: nothing outlives a stop."""
+
+    daemon_threads = False
+    block_on_close = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def server_close(self) -> None:
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:  # idle keep-alive connections would hold their threads forever
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                continue
+        super().server_close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that gave up (a timeout, a read cap) closes its connection mid-answer; that is expected."""
 
 
 class LoopbackServer:
-    def __init__(self, handler: type[BaseHTTPRequestHandler], name: str) -> None:
-        self.server = _Server(("127.0.0.1", 0), handler)
+    def __init__(self, handler: type[BaseHTTPRequestHandler], name: str, port: int = 0) -> None:
+        self.server = _Server(("127.0.0.1", port), handler)
         self.port: int = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self.server.serve_forever, name=name, daemon=True)

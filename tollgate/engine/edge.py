@@ -16,7 +16,7 @@ from urllib.parse import unquote
 import requests
 
 from tollgate.engine.codedeploy import CodeDeployError, LocalCodeDeploy
-from tollgate.engine.lambda_runtime import LambdaRuntime, UnknownFunction
+from tollgate.engine.lambda_runtime import LambdaRuntime, RuntimeStopped, UnknownFunction
 from tollgate.loopback import LoopbackServer
 
 _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations")
@@ -25,12 +25,12 @@ _HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive"
 
 
 class Edge:
-    def __init__(self, runtime: LambdaRuntime, codedeploy: LocalCodeDeploy, moto_url: str) -> None:
+    def __init__(self, runtime: LambdaRuntime, codedeploy: LocalCodeDeploy, moto_url: str, port: int = 0) -> None:
         self.runtime = runtime
         self.codedeploy = codedeploy
         self.moto_url = moto_url
         self._local = threading.local()
-        self._server = LoopbackServer(_handler_for(self), "tollgate-edge")
+        self._server = LoopbackServer(_handler_for(self), "tollgate-edge", port)
         self.url = self._server.url
         self.port = self._server.port
         self._background: list[threading.Thread] = []
@@ -50,9 +50,16 @@ class Edge:
         return session
 
     def invoke_async(self, function: str, payload: bytes) -> None:
-        thread = threading.Thread(target=self.runtime.invoke, args=(function, payload), daemon=True)
+        thread = threading.Thread(target=self._invoke_quietly, args=(function, payload), daemon=True)
         self._background = [t for t in self._background if t.is_alive()] + [thread]
         thread.start()
+
+    def _invoke_quietly(self, function: str, payload: bytes) -> None:
+        """An Event invocation: its result goes nowhere, as on Lambda."""
+        try:
+            self.runtime.invoke(function, payload)
+        except (UnknownFunction, RuntimeStopped):
+            return
 
 
 def _handler_for(edge: Edge) -> type[BaseHTTPRequestHandler]:
@@ -104,6 +111,10 @@ def _handler_for(edge: Edge) -> type[BaseHTTPRequestHandler]:
                 self._reply(
                     404, body, {"x-amzn-ErrorType": "ResourceNotFoundException", "Content-Type": "application/json"}
                 )
+                return
+            except RuntimeStopped as error:
+                body = json.dumps({"Type": "Service", "message": str(error)}).encode()
+                self._reply(503, body, {"x-amzn-ErrorType": "ServiceException", "Content-Type": "application/json"})
                 return
             headers = {"Content-Type": "application/json", "X-Amz-Executed-Version": "$LATEST"}
             if invocation.function_error:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -19,6 +20,8 @@ from tollgate.engine.safety_net import SafetyNet
 from tollgate.engine.template import REGION, AppTemplate, load_app
 
 APP_DIR = Path(__file__).resolve().parents[2]
+# A fixed edge port lets Step Functions Local be started with LAMBDA_ENDPOINT pointing at it.
+EDGE_PORT_VARIABLE = "TOLLGATE_EDGE_PORT"
 _LOCAL_ROLE = "arn:aws:iam::123456789012:role/tollgate-local-state-machine"
 
 
@@ -50,7 +53,8 @@ class LocalEngine:
     def start(self) -> None:
         started = time.perf_counter()
         self._log = self.log_path.open("ab")
-        self.edge = Edge(runtime=None, codedeploy=self.codedeploy, moto_url=self.sfn_endpoint or "")  # type: ignore[arg-type]
+        edge_port = int(os.environ.get(EDGE_PORT_VARIABLE) or 0)
+        self.edge = Edge(runtime=None, codedeploy=self.codedeploy, moto_url=self.sfn_endpoint or "", port=edge_port)  # type: ignore[arg-type]
         self.runtime = LambdaRuntime(self.app.functions, self.edge.url, self._log)
         self.edge.runtime = self.runtime
         if self.sfn_endpoint is None:
@@ -75,12 +79,13 @@ class LocalEngine:
             raise RuntimeError(f"state machine ARN {arn} differs from the template's {self.state_machine.arn}")
 
     def stop(self) -> None:
+        """Stop what calls functions first, then the functions, then the edge that connects them."""
         if self._safety_net:
             self._safety_net.stop()
-        self.edge.stop()
-        self.runtime.stop()
         if self._moto:
             self._moto.stop()
+        self.runtime.stop()
+        self.edge.stop()
         if self._log:
             self._log.close()
 

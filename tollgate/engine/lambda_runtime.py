@@ -36,6 +36,10 @@ class UnknownFunction(LookupError):
     pass
 
 
+class RuntimeStopped(RuntimeError):
+    pass
+
+
 class _Worker:
     def __init__(self, spec: FunctionSpec, environment: dict[str, str], log: IO[bytes]) -> None:
         parent, child = socket.socketpair()
@@ -164,6 +168,7 @@ class LambdaRuntime:
             )
             for spec in functions.values()
         }
+        self._stopped = False
 
     @staticmethod
     def _environment(spec: FunctionSpec, endpoint_url: str, overrides: dict[str, str]) -> dict[str, str]:
@@ -191,6 +196,8 @@ class LambdaRuntime:
         old.stop()
 
     def invoke(self, function: str, payload: bytes) -> Invocation:
+        if self._stopped:
+            raise RuntimeStopped("the local Lambda runtime has stopped")
         name = function.rsplit(":function:", 1)[-1].split(":", 1)[0]
         pool = self._pools.get(name)
         if pool is None:
@@ -198,5 +205,6 @@ class LambdaRuntime:
         return pool.invoke(payload)
 
     def stop(self) -> None:
+        self._stopped = True
         for pool in self._pools.values():
             pool.stop()

@@ -1,0 +1,36 @@
+"""The engine starts on loopback and leaves nothing behind: processes, threads, ports."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from pathlib import Path
+
+from tests.support.suites import route, stage, suite_document, write_suite
+from tests.support.target import Behaviour, TargetService
+from tollgate.engine.engine import LocalEngine
+from tollgate.local_run import run_validation
+
+
+def port_is_open(url: str) -> bool:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.socket() as probe:
+        return probe.connect_ex((host, int(port))) == 0
+
+
+def test_a_run_leaves_no_process_thread_or_port_behind(tmp_path: Path) -> None:
+    threads_before = set(threading.enumerate())
+    suite = write_suite(tmp_path, suite_document(stage("smoke", route("health"))))
+
+    # Given an engine that ran a validation
+    with TargetService({"/health": Behaviour()}) as target, LocalEngine(log_path=tmp_path / "engine.log") as engine:
+        assert run_validation(engine, suite, target.url, timeout_seconds=60).reported_status == "Succeeded"
+        workers = [worker.process for pool in engine.runtime._pools.values() for worker in pool.all]
+        moto = engine._moto
+        assert workers and moto is not None
+        urls = [engine.edge.url, moto.url]
+
+    # Then every worker and moto exited, no engine thread lives on, and no port still listens
+    assert all(process.poll() is not None for process in [*workers, moto.process])
+    assert set(threading.enumerate()) <= threads_before
+    assert not any(port_is_open(url) for url in urls)
