@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -44,10 +45,14 @@ class _Server(ThreadingHTTPServer):
 
 
 class LoopbackServer:
-    def __init__(self, handler: type[BaseHTTPRequestHandler], name: str, port: int = 0) -> None:
+    def __init__(
+        self, handler: type[BaseHTTPRequestHandler], name: str, port: int = 0, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.server = _Server(("127.0.0.1", port), handler)
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.port: int = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self.server.serve_forever, name=name, daemon=True)
 
     def start(self) -> None:

@@ -8,13 +8,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tollgate_core.observability import logger
 from tollgate_core.probing import ProbeRequest, probe_attempt
+from tollgate_core.secrets import LazyAwsSecretResolver
 from tollgate_core.settings import ProbeSettings
 
 SETTINGS = ProbeSettings.from_env()
+SECRETS = LazyAwsSecretResolver()  # values cached for the life of this container
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = probe_attempt(ProbeRequest.from_event(event), SETTINGS.body_cap_bytes)
+    result = probe_attempt(ProbeRequest.from_event(event), SETTINGS.body_cap_bytes, secrets=SECRETS)
     logger.info("probe attempt", extra={"result": result})
     return result

@@ -24,4 +24,6 @@ def _reporter() -> CodeDeployStatusReporter:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | None:
     if event.get("detail-type") == EXECUTION_STATUS_CHANGE:
         return report_ended_execution(EventBridgeEvent(event).detail, _reporter())
-    return report_validation(event["deployment"], event.get("progress"), event.get("error"), _reporter())
+    return report_validation(
+        event["deployment"], event.get("progress"), event.get("error"), _reporter(), event.get("target")
+    )

@@ -11,8 +11,8 @@ from botocore.exceptions import ClientError
 
 from tollgate_core.ports import ALREADY_COMPLETED, RECORDED, HookIds, ValidationAlreadyStarted
 
-# Standard mode retries throttling and 5xx with backoff; six attempts stay within about a minute.
-_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 6}, connect_timeout=5, read_timeout=15)
+# Retries (mode and attempts) come from AWS_RETRY_MODE and AWS_MAX_ATTEMPTS, set in template.yaml.
+_CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=15)
 
 
 class CodeDeployStatusReporter:

@@ -9,6 +9,7 @@ from typing import Any
 from tollgate_core.backoff import jittered_delay_seconds
 from tollgate_core.expectations import failed_expectations, join_reasons
 from tollgate_core.http_attempt import RequestFailed, build_request, send
+from tollgate_core.secrets import SecretResolver, SecretUnavailable
 from tollgate_core.settings import DEFAULT_BODY_CAP_BYTES
 
 
@@ -34,7 +35,10 @@ class ProbeRequest:
 
 
 def probe_attempt(
-    request: ProbeRequest, body_cap_bytes: int = DEFAULT_BODY_CAP_BYTES, rng: random.Random | None = None
+    request: ProbeRequest,
+    body_cap_bytes: int = DEFAULT_BODY_CAP_BYTES,
+    rng: random.Random | None = None,
+    secrets: SecretResolver | None = None,
 ) -> dict[str, Any]:
     """Run one attempt and return the compact result the workflow carries.
 
@@ -43,10 +47,10 @@ def probe_attempt(
     status_code: int | None = None
     latency_ms: float | None = None
     try:
-        response = send(build_request(request.route, request.target), body_cap_bytes)
+        response = send(build_request(request.route, request.target, secrets), body_cap_bytes)
         status_code, latency_ms = response.status_code, response.latency_ms
         reasons = failed_expectations(request.route["expect"], response)
-    except RequestFailed as failure:
+    except (RequestFailed, SecretUnavailable) as failure:
         reasons = [str(failure)]
     ok = not reasons
     retry = request.route["retry"]

@@ -18,15 +18,22 @@ def hook_ids(deployment: dict[str, Any]) -> HookIds:
 
 
 def report_validation(
-    deployment: dict[str, Any], progress: dict[str, Any] | None, error: dict[str, Any] | None, reporter: StatusReporter
+    deployment: dict[str, Any],
+    progress: dict[str, Any] | None,
+    error: dict[str, Any] | None,
+    reporter: StatusReporter,
+    target: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Decide the verdict, send it, and return the summary that becomes the execution's output."""
+    """Decide the verdict, send it, and return the summary that becomes the execution's output.
+
+    Deployment ids it cannot read raise: the execution then fails and the safety net reports.
+    """
     verdict = decide(progress, error)
     outcome = reporter.report(hook_ids(deployment), verdict.status)
     logger.info(
         "CodeDeploy status sent", extra={"status": verdict.status, "outcome": outcome, "reason": verdict.reason}
     )
-    return {**summarize(deployment, progress, verdict), "codeDeploy": outcome}
+    return {**summarize(deployment, progress, verdict, target), "codeDeploy": outcome}
 
 
 def report_ended_execution(detail: dict[str, Any], reporter: StatusReporter) -> dict[str, Any] | None:

@@ -14,12 +14,19 @@ from urllib.parse import urlsplit
 import yaml
 
 from tollgate_core.budget import DEFAULT_HOOK_BUDGET_SECONDS, worst_case_seconds
+from tollgate_core.secrets import plain_secret_problems
 
 SUITE_VERSION = 1
 DEFAULT_RETRY = {"maxAttempts": 3, "intervalSeconds": 1, "backoffRate": 2.0}
 DEFAULT_TARGET = {"headers": {}, "timeoutSeconds": 2, "verifyTls": True}
 DEFAULT_STAGE = {"rounds": 1, "intervalSeconds": 0, "maxFailedProbes": 0}
-DEFAULT_ROUTE: dict[str, Any] = {"method": "GET", "headers": {}, "body": None, "followRedirects": False}
+DEFAULT_ROUTE: dict[str, Any] = {
+    "method": "GET",
+    "headers": {},
+    "body": None,
+    "followRedirects": False,
+    "allowRedirectHosts": [],
+}
 DEFAULT_MAX_CONCURRENCY = 10
 
 _FRIENDLY_MESSAGES = {
@@ -163,6 +170,7 @@ def _semantic_problems(document: dict[str, Any], budget_seconds: float) -> list[
     base_url_problem = _base_url_problem(document["target"]["baseUrl"])
     if base_url_problem:
         problems.append(f"target.baseUrl: {base_url_problem}")
+    problems += plain_secret_problems(document["target"]["headers"], "target.headers")
     problems += _duplicate_names(document["stages"], "stages")
     for s, stage in enumerate(document["stages"]):
         problems += _duplicate_names(stage["routes"], f"stages[{s}].routes")
@@ -173,6 +181,7 @@ def _semantic_problems(document: dict[str, Any], budget_seconds: float) -> list[
                 "of the stage fail; it must be smaller than rounds x routes"
             )
         for r, route in enumerate(stage["routes"]):
+            problems += plain_secret_problems(route["headers"], f"stages[{s}].routes[{r}].headers")
             problems += _expectation_problems(route["expect"], f"stages[{s}].routes[{r}].expect")
     if not problems:
         problems += _budget_problems(document, budget_seconds)

@@ -45,15 +45,19 @@ def start_validation(
     name = execution_name(settings.lifecycle_event, hook.hook_execution_id)
     try:
         suite = load_suite(settings.suite_path, settings.budget_seconds).with_base_url(settings.target_base_url)
-    except SuiteError as error:
-        _fail_hook(hook, reporter, f"invalid suite: {error}")
+        document = workflow_input(hook, settings.lifecycle_event, suite)
+    except Exception as error:  # an invalid suite, or our own bug: CodeDeploy must still hear
+        problem = (
+            f"invalid suite: {error}" if isinstance(error, SuiteError) else f"cannot prepare the validation: {error!r}"
+        )
+        _fail_hook(hook, reporter, problem)
         raise ValidationNotStarted(str(error)) from error
     try:
-        arn = starter.start(name, workflow_input(hook, settings.lifecycle_event, suite))
+        arn = starter.start(name, document)
     except ValidationAlreadyStarted:
         logger.info("validation already started; not starting another", extra={"executionName": name})
         return StartedValidation(name, None, already_started=True)
-    except Exception as error:
+    except Exception as error:  # a refusal, a network error or our own bug: CodeDeploy must still hear
         _fail_hook(hook, reporter, f"cannot start the validation workflow: {error}")
         raise ValidationNotStarted(str(error)) from error
     logger.info("validation started", extra={"executionArn": arn})

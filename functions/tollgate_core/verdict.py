@@ -18,6 +18,14 @@ class Verdict:
 
 def decide(progress: dict[str, Any] | None, error: dict[str, Any] | None) -> Verdict:
     """Succeeded only when every stage passed and something was measured; anything else fails."""
+    try:
+        return _decide(progress, error)
+    except (KeyError, TypeError, AttributeError, ValueError) as unreadable:
+        # Our own bug or a corrupted state must still end in a report, and never in a pass.
+        return Verdict(FAILED, f"the validation progress is unreadable: {type(unreadable).__name__}: {unreadable}")
+
+
+def _decide(progress: dict[str, Any] | None, error: dict[str, Any] | None) -> Verdict:
     if error:
         return Verdict(FAILED, workflow_error_reason(error))
     if not progress:
@@ -38,15 +46,19 @@ def workflow_error_reason(error: dict[str, Any]) -> str:
     return f"workflow error {error.get('Error', 'unknown')}: {cause}".rstrip(": ")
 
 
-def summarize(deployment: dict[str, Any], progress: dict[str, Any] | None, verdict: Verdict) -> dict[str, Any]:
+def summarize(
+    deployment: dict[str, Any],
+    progress: dict[str, Any] | None,
+    verdict: Verdict,
+    target: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The execution's output: the verdict, per stage and per route, readable in the console."""
-    stages = (progress or {}).get("stages", [])
-    return {
-        "status": verdict.status,
-        "reason": verdict.reason,
-        "deployment": deployment,
-        "stages": [_stage_summary(stage) for stage in stages],
-    }
+    summary = {"status": verdict.status, "reason": verdict.reason, "deployment": deployment, "target": target}
+    try:
+        stages = [_stage_summary(stage) for stage in (progress or {}).get("stages", [])]
+    except (KeyError, TypeError, AttributeError, ValueError, ZeroDivisionError):
+        return {**summary, "stages": [], "summaryError": "the validation progress is unreadable"}
+    return {**summary, "stages": stages}
 
 
 def _stage_summary(stage: dict[str, Any]) -> dict[str, Any]:

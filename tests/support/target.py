@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import socket
+import ssl
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,17 +23,18 @@ class Behaviour:
     delay_seconds: float = 0.0
     failures_before_success: int = 0  # answer 503 this many times first
     body_bytes: int = 0  # when set, stream this many bytes of 'x' as the body
+    reset: bool = False  # close the connection without answering
 
 
 class TargetService:
     """Start with `with TargetService({"/health": Behaviour()}) as target:`; target.url is its base URL."""
 
-    def __init__(self, routes: dict[str, Behaviour] | None = None) -> None:
+    def __init__(self, routes: dict[str, Behaviour] | None = None, tls: ssl.SSLContext | None = None) -> None:
         self.routes = routes or {}
         self.hits: dict[str, int] = {}
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-        self._server = LoopbackServer(_handler_for(self), "test-target")
+        self._server = LoopbackServer(_handler_for(self), "test-target", tls=tls)
         self.url = self._server.url
 
     def __enter__(self) -> TargetService:
@@ -59,6 +63,10 @@ def _handler_for(service: TargetService) -> type[BaseHTTPRequestHandler]:
                 self._send(404, b'{"status": "not found"}', {"Content-Type": "application/json"})
                 return
             time.sleep(behaviour.delay_seconds)
+            if behaviour.reset:
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.close_connection = True
+                return
             if hit <= behaviour.failures_before_success:
                 self._send(503, b'{"status": "starting"}', {"Content-Type": "application/json"})
                 return
@@ -109,8 +117,6 @@ def _encode(body: bytes | str | dict[str, Any] | list[Any]) -> tuple[bytes, str]
 
 def closed_port_url() -> str:
     """A loopback URL where nothing listens."""
-    import socket
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
+import socket
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.support.target import Behaviour, TargetService, closed_port_url
+from tests.support.tls import self_signed_server_context
 from tollgate_core.probing import ProbeRequest, probe_attempt
 from tollgate_core.suite import parse_suite
 
@@ -127,3 +129,43 @@ def test_a_huge_body_is_read_only_up_to_the_cap(target: TargetService) -> None:
     result = probe(target.url, {"expect": {"bodyContains": "end"}}, body_cap_bytes=64 * 1024)
 
     assert result["reason"] == 'body does not contain "end" (body truncated at the read cap)'
+
+
+def test_a_connection_reset_by_the_target() -> None:
+    with TargetService({"/r": Behaviour(reset=True)}) as target:
+        result = probe(target.url, {})
+
+    assert result["reason"] == "connection reset by the target"
+
+
+def test_an_untrusted_certificate_is_a_tls_error_unless_verification_is_off() -> None:
+    with TargetService({"/r": Behaviour()}, tls=self_signed_server_context()) as target:
+        verified = probe(target.url, {})
+        unverified = probe(target.url, {}, target={"verifyTls": False})
+
+    assert verified["reason"] is not None
+    assert verified["reason"].startswith("TLS error: ")
+    assert "CERTIFICATE_VERIFY_FAILED" in verified["reason"]
+    assert unverified["ok"] is True
+
+
+def test_an_unknown_host_is_a_dns_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No DNS query may leave this machine: the resolver answers as it does for a name that does not exist.
+    def no_such_host(*args: Any, **kwargs: Any) -> Any:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_host)
+
+    result = probe("http://no-such-host.example", {})
+
+    assert result["reason"] == "DNS lookup failed for no-such-host.example"
+
+
+def test_a_redirect_to_an_allowed_host_is_followed(target: TargetService) -> None:
+    with TargetService({"/final": Behaviour()}) as other:
+        other_host = other.url.removeprefix("http://")
+        target.routes["/r"] = Behaviour(status=302, headers={"Location": f"{other.url}/final"})
+
+        result = probe(target.url, {"followRedirects": True, "allowRedirectHosts": [other_host]})
+
+    assert result["ok"] is True

@@ -35,6 +35,7 @@ class LocalCodeDeploy:
     def __init__(self) -> None:
         self._hooks: dict[str, HookExecution] = {}
         self._deployments: set[str] = set()
+        self._faults: list[CodeDeployError] = []
         self._lock = threading.Lock()
         self._reported = threading.Condition(self._lock)
 
@@ -48,11 +49,18 @@ class LocalCodeDeploy:
             self._hooks[hook.hook_execution_id] = hook
         return hook
 
+    def fail_next_calls(self, count: int, code: str = "ThrottlingException") -> None:
+        """Answer the next `count` status calls with an error, as AWS does when it throttles or fails."""
+        with self._lock:
+            self._faults += [CodeDeployError(code, f"Rate exceeded ({code}, injected)")] * count
+
     def put_lifecycle_event_hook_execution_status(self, deployment_id: str, hook_execution_id: str, status: str) -> str:
         with self._lock:
             hook = self._hooks.get(hook_execution_id)
             if hook is not None:
                 hook.calls.append(status)
+            if self._faults:
+                raise self._faults.pop(0)
             if deployment_id not in self._deployments:
                 raise CodeDeployError(
                     "DeploymentDoesNotExistException", f"The deployment {deployment_id} could not be found."

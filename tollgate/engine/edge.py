@@ -135,7 +135,7 @@ def _handler_for(edge: Edge) -> type[BaseHTTPRequestHandler]:
                     request.get("status", ""),
                 )
             except CodeDeployError as error:
-                status = 500 if error.code == "InternalFailure" else 400
+                status = 500 if error.code in ("InternalFailure", "ServiceUnavailable") else 400
                 self._reply(status, json.dumps({"__type": error.code, "message": error.message}).encode(), headers)
                 return
             self._reply(200, json.dumps({"lifecycleEventHookExecutionId": hook_id}).encode(), headers)

@@ -28,8 +28,14 @@ _LOCAL_ROLE = "arn:aws:iam::123456789012:role/tollgate-local-state-machine"
 class LocalEngine:
     """Start with `with LocalEngine() as engine:`; everything binds to 127.0.0.1 and stops on exit."""
 
-    def __init__(self, app_dir: Path = APP_DIR, log_path: Path | None = None, sfn_endpoint: str | None = None) -> None:
-        self.app: AppTemplate = load_app(app_dir / "template.yaml")
+    def __init__(
+        self,
+        app_dir: Path = APP_DIR,
+        log_path: Path | None = None,
+        sfn_endpoint: str | None = None,
+        parameters: dict[str, str] | None = None,
+    ) -> None:
+        self.app: AppTemplate = load_app(app_dir / "template.yaml", parameters=parameters)
         if self.app.state_machine is None:
             raise ValueError(f"{app_dir / 'template.yaml'} declares no state machine")
         self.state_machine = self.app.state_machine
@@ -99,14 +105,11 @@ class LocalEngine:
             config=Config(retries={"mode": "standard", "max_attempts": 3}, read_timeout=120),
         )
 
-    def configure_function(self, name: str, environment: dict[str, str]) -> None:
-        """Like UpdateFunctionConfiguration: later invocations see the new variables."""
-        self.runtime.update_environment(name, environment)
+    def configure_function(
+        self, name: str, environment: dict[str, str] | None = None, timeout_seconds: float | None = None
+    ) -> None:
+        """Like UpdateFunctionConfiguration: later invocations see the new variables or timeout."""
+        self.runtime.update_configuration(name, environment, timeout_seconds)
 
     def invoke(self, name: str, event: dict[str, Any]) -> Invocation:
         return self.runtime.invoke(name, json.dumps(event).encode("utf-8"))
-
-    def deliver_ended_executions(self) -> None:
-        """Deliver pending safety-net events now instead of at the next poll."""
-        if self._safety_net:
-            self._safety_net.deliver_pending()

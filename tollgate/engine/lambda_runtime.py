@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import IO, Any
@@ -168,6 +168,7 @@ class LambdaRuntime:
             )
             for spec in functions.values()
         }
+        self._originals = {name: (pool.spec, pool.environment) for name, pool in self._pools.items()}
         self._stopped = False
 
     @staticmethod
@@ -189,11 +190,22 @@ class LambdaRuntime:
             **overrides,
         }
 
-    def update_environment(self, name: str, variables: dict[str, str]) -> None:
-        """New variables for a function; its warm workers are replaced, as after a configuration update."""
+    def update_configuration(
+        self, name: str, variables: dict[str, str] | None = None, timeout_seconds: float | None = None
+    ) -> None:
+        """New variables or timeout for a function; its warm workers are replaced, as after an update on AWS."""
         old = self._pools[name]
-        self._pools[name] = _FunctionPool(old.spec, {**old.environment, **variables}, old.log)
+        spec = old.spec if timeout_seconds is None else replace(old.spec, timeout_seconds=timeout_seconds)
+        self._pools[name] = _FunctionPool(spec, {**old.environment, **(variables or {})}, old.log)
         old.stop()
+
+    def restore_configuration(self) -> None:
+        """Every function back to its configuration in template.yaml."""
+        for name, (spec, environment) in self._originals.items():
+            pool = self._pools[name]
+            if pool.spec != spec or pool.environment != environment:
+                self._pools[name] = _FunctionPool(spec, environment, pool.log)
+                pool.stop()
 
     def invoke(self, function: str, payload: bytes) -> Invocation:
         if self._stopped:

@@ -1,7 +1,9 @@
 """What EventBridge does on AWS: deliver "Step Functions Execution Status Change" events to the rule's target.
 
 Only executions that end in a status the rule matches (FAILED, TIMED_OUT, ABORTED) are delivered,
-each once, to the function whose EventBridgeRule in template.yaml asks for them.
+each once, to the function whose EventBridgeRule in template.yaml asks for them; a delivery the
+function fails is retried with backoff up to the rule's MaximumRetryAttempts, as EventBridge does
+(on a compressed schedule).
 """
 
 from __future__ import annotations
@@ -9,15 +11,26 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tollgate.engine.lambda_runtime import LambdaRuntime
+from tollgate.engine.lambda_runtime import LambdaRuntime, RuntimeStopped
 from tollgate.engine.template import ACCOUNT_ID, REGION, FunctionSpec
 
 POLL_SECONDS = 0.2
+_FIRST_RETRY_SECONDS = 0.5
+_MAX_RETRY_SECONDS = 8.0
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Delivery:
+    event: dict[str, Any]
+    due: float
+    attempt: int = 0
 
 
 class SafetyNet:
@@ -28,11 +41,11 @@ class SafetyNet:
         self._state_machine_arn = state_machine_arn
         self._target = target
         self._runtime = runtime
-        self._delivered: set[str] = set()
-        self._lock = threading.Lock()
+        self._seen: set[str] = set()
+        self._pending: list[_Delivery] = []
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="tollgate-safety-net", daemon=True)
-        self.deliveries: list[dict[str, Any]] = []
+        self.deliveries: list[dict[str, Any]] = []  # every event delivered, retries included
 
     def start(self) -> None:
         self._thread.start()
@@ -44,25 +57,34 @@ class SafetyNet:
     def _watch(self) -> None:
         while not self._stopping.wait(POLL_SECONDS):
             try:
-                self.deliver_pending()
-            except Exception:
+                self._find_ended_executions()
+            except Exception:  # a hiccup of the local API must not end the watch
                 logger.exception("safety net: cannot list executions; trying again")
+            self._deliver_due()
 
-    def deliver_pending(self) -> None:
+    def _find_ended_executions(self) -> None:
         for status in self._target.execution_ended_statuses:
             paginator = self._stepfunctions.get_paginator("list_executions")
             for page in paginator.paginate(stateMachineArn=self._state_machine_arn, statusFilter=status):
                 for execution in page["executions"]:
-                    self._deliver_once(execution["executionArn"])
+                    arn = execution["executionArn"]
+                    if arn not in self._seen:
+                        event = status_change_event(self._stepfunctions.describe_execution(executionArn=arn))
+                        self._seen.add(arn)
+                        self._pending.append(_Delivery(event, due=time.monotonic()))
 
-    def _deliver_once(self, execution_arn: str) -> None:
-        with self._lock:
-            if execution_arn in self._delivered:
+    def _deliver_due(self) -> None:
+        now = time.monotonic()
+        for delivery in [d for d in self._pending if d.due <= now]:
+            self._pending.remove(delivery)
+            self.deliveries.append(delivery.event)
+            try:
+                failed = self._runtime.invoke(self._target.name, json.dumps(delivery.event).encode()).function_error
+            except RuntimeStopped:
                 return
-            event = status_change_event(self._stepfunctions.describe_execution(executionArn=execution_arn))
-            self._delivered.add(execution_arn)
-        self.deliveries.append(event)
-        self._runtime.invoke(self._target.name, json.dumps(event).encode("utf-8"))
+            if failed and delivery.attempt < self._target.execution_ended_retries:
+                delay = min(_FIRST_RETRY_SECONDS * 2**delivery.attempt, _MAX_RETRY_SECONDS)
+                self._pending.append(_Delivery(delivery.event, time.monotonic() + delay, delivery.attempt + 1))
 
 
 def status_change_event(execution: dict[str, Any]) -> dict[str, Any]:

@@ -30,6 +30,7 @@ class FunctionSpec:
     timeout_seconds: float
     environment: dict[str, str]
     execution_ended_statuses: tuple[str, ...] = ()  # from an EventBridge rule on execution status changes
+    execution_ended_retries: int = 0  # that rule's RetryPolicy.MaximumRetryAttempts
 
 
 @dataclass(frozen=True)
@@ -202,18 +203,23 @@ def _function_spec(logical_id: str, properties: dict[str, Any], root: Path, name
         code_dir=(root / properties["CodeUri"]).resolve(),
         timeout_seconds=float(properties.get("Timeout", 3)),
         environment={key: str(value) for key, value in variables.items()},
-        execution_ended_statuses=_execution_ended_statuses(properties.get("Events", {})),
+        **_execution_ended_rule(properties.get("Events", {})),
     )
 
 
-def _execution_ended_statuses(events: dict[str, Any]) -> tuple[str, ...]:
+def _execution_ended_rule(events: dict[str, Any]) -> dict[str, Any]:
+    """The statuses and retries of an EventBridge rule on this state machine's execution status changes."""
     for event in events.values():
-        pattern = event.get("Properties", {}).get("Pattern", {})
+        rule = event.get("Properties", {})
+        pattern = rule.get("Pattern", {})
         if event.get("Type") == "EventBridgeRule" and "Step Functions Execution Status Change" in pattern.get(
             "detail-type", []
         ):
-            return tuple(pattern.get("detail", {}).get("status", []))
-    return ()
+            return {
+                "execution_ended_statuses": tuple(pattern.get("detail", {}).get("status", [])),
+                "execution_ended_retries": int(rule.get("RetryPolicy", {}).get("MaximumRetryAttempts", 185)),
+            }
+    return {}
 
 
 def _state_machine_spec(

@@ -1,0 +1,69 @@
+"""Header values kept out of the workflow: references resolved by the probe when it sends a request.
+
+A suite names a secret ({"secretsManager": ..., "key": ...} or {"ssm": ...}); only that reference
+travels through the execution input, the history and the reports. The value is read at call time.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Protocol
+
+# Headers whose plain values would put a credential in the execution history.
+_SENSITIVE_HEADER = re.compile(r"^(authorization|proxy-authorization|cookie)$|api[-_]?key|token|secret|passw", re.I)
+
+
+class SecretUnavailable(Exception):
+    """A referenced secret could not be read; the message names the reference, never a value."""
+
+
+class SecretResolver(Protocol):
+    def resolve(self, reference: dict[str, str]) -> str: ...
+
+
+def is_reference(value: Any) -> bool:
+    return isinstance(value, dict)
+
+
+def describe_reference(reference: dict[str, str]) -> str:
+    if "ssm" in reference:
+        return f"ssm parameter {reference['ssm']}"
+    key = f" key {reference['key']}" if "key" in reference else ""
+    return f"secret {reference['secretsManager']}{key}"
+
+
+def plain_secret_problems(headers: dict[str, Any], field: str) -> list[str]:
+    """Sensitive headers given as plain strings: they must be references."""
+    return [
+        f"{field}.{name}: a plain value would show in the execution history and logs; use a reference "
+        '{"secretsManager": "<arn or name>", "key": "<json key>"} or {"ssm": "<SecureString parameter>"}'
+        for name, value in headers.items()
+        if isinstance(value, str) and _SENSITIVE_HEADER.search(name)
+    ]
+
+
+def resolve_headers(headers: dict[str, Any], resolver: SecretResolver | None) -> dict[str, str]:
+    """Plain values as they are; references replaced by what the resolver reads."""
+    resolved = {}
+    for name, value in headers.items():
+        if not is_reference(value):
+            resolved[name] = value
+        elif resolver is None:
+            raise SecretUnavailable(f"header {name}: no secret resolver for {describe_reference(value)}")
+        else:
+            resolved[name] = resolver.resolve(value)
+    return resolved
+
+
+class LazyAwsSecretResolver:
+    """Loads the AWS resolver (and boto3) on the first reference, not at the probe's cold start."""
+
+    def __init__(self) -> None:
+        self._resolver: SecretResolver | None = None
+
+    def resolve(self, reference: dict[str, str]) -> str:
+        if self._resolver is None:
+            from tollgate_core.aws_secrets import AwsSecretResolver
+
+            self._resolver = AwsSecretResolver()
+        return self._resolver.resolve(reference)
