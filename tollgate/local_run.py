@@ -34,6 +34,7 @@ class RunOutcome:
     summary: dict[str, Any] | None  # the execution's output: the reporter's summary
     hook_error: dict[str, Any] | None
     execution_status: str | None
+    status_calls: list[str] = field(default_factory=list)  # every status call the local CodeDeploy received
     rounds: list[list[dict[str, Any]]] = field(default_factory=list)  # every round's final probe results
     history: list[dict[str, Any]] = field(default_factory=list)
 
@@ -62,7 +63,8 @@ def run_validation(
     arn = f"{engine.state_machine.arn.replace(':stateMachine:', ':execution:')}:{name}"
     outcome = RunOutcome("Pending", None, 0.0, None, hook_error, None)
     _follow(engine, hook.hook_execution_id, arn, outcome, on_progress, started + (timeout_seconds or budget + 60))
-    outcome.reported_status = engine.codedeploy.hook(hook.hook_execution_id).status
+    outcome.reported_status = hook.status
+    outcome.status_calls = list(hook.calls)
     outcome.duration_seconds = round(time.monotonic() - started, 3)
     return outcome
 

@@ -105,6 +105,8 @@ def _send_once(
             )
     except requests.RequestException as error:
         raise RequestFailed(describe_failure(error, request.timeout_seconds, url)) from error
+    except (UnicodeError, ValueError) as error:  # e.g. a resolved secret that is no valid header value
+        raise RequestFailed(f"request cannot be sent: {type(error).__name__}") from error
 
 
 def _read_capped(response: requests.Response, cap: int) -> tuple[bytes, bool]:

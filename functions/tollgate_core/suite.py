@@ -126,6 +126,12 @@ def field_name(path: list[Any]) -> str:
 
 def _describe(error: Any) -> str:
     last = error.absolute_path[-1] if error.absolute_path else None
+    parent = error.absolute_path[-2] if len(error.absolute_path) > 1 else None
+    if error.validator == "oneOf" and parent == "headers":
+        return (
+            "must be visible Latin-1 text, or a reference "
+            '{"secretsManager": "<arn or name>", "key": "<json key>"} or {"ssm": "<parameter name>"}'
+        )
     if error.validator in ("oneOf", "pattern") and last in _FRIENDLY_MESSAGES:
         return f"{_FRIENDLY_MESSAGES[last]} (got {error.instance!r})"
     if error.validator == "additionalProperties":

@@ -18,6 +18,16 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalEngine]:
         yield local_engine
 
 
+@pytest.fixture(autouse=True)
+def pristine_engine(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Whatever a test reconfigured or injected, the next one gets the app as template.yaml declares it."""
+    yield
+    if "engine" in request.fixturenames:
+        local_engine: LocalEngine = request.getfixturevalue("engine")
+        local_engine.runtime.restore_configuration()
+        local_engine.codedeploy.clear_faults()
+
+
 @pytest.fixture
 def run_suite(engine: LocalEngine, tmp_path: Path) -> Any:
     def run(document: dict[str, Any], target: str | None = None, **options: Any) -> RunOutcome:

@@ -54,6 +54,10 @@ class LocalCodeDeploy:
         with self._lock:
             self._faults += [CodeDeployError(code, f"Rate exceeded ({code}, injected)")] * count
 
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
     def put_lifecycle_event_hook_execution_status(self, deployment_id: str, hook_execution_id: str, status: str) -> str:
         with self._lock:
             hook = self._hooks.get(hook_execution_id)

@@ -1,0 +1,3 @@
+from tests.unit.conftest import loopback_only
+
+__all__ = ["loopback_only"]

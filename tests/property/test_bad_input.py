@@ -1,0 +1,255 @@
+"""Bad input of every shape: each case ends in a structured result, a clear error, or a reported Failed.
+
+Never an unhandled exception while the deployment ids are known.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.support.fakes import RecordingStarter, RecordingStatusReporter
+from tests.support.suites import route, stage, suite_document
+from tests.support.target import Behaviour, TargetService
+from tollgate_core.ports import HookIds
+from tollgate_core.probing import ProbeRequest, probe_attempt
+from tollgate_core.reporting import report_validation
+from tollgate_core.settings import HookSettings
+from tollgate_core.suite import Suite, SuiteError, parse_suite
+from tollgate_core.validation_start import ValidationNotStarted, start_validation
+from tollgate_core.verdict import FAILED, SUCCEEDED
+
+CASES = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=20,
+)
+SUITE_KEYS = [
+    "version",
+    "target",
+    "retry",
+    "stages",
+    "maxConcurrency",
+    "name",
+    "routes",
+    "path",
+    "expect",
+    "status",
+    "rounds",
+    "intervalSeconds",
+    "maxFailedProbes",
+    "method",
+    "headers",
+    "body",
+    "json",
+    "bodyMatches",
+    "maxAttempts",
+    "backoffRate",
+    "baseUrl",
+    "timeoutSeconds",
+    "verifyTls",
+    "followRedirects",
+]
+
+
+def valid_document() -> dict[str, Any]:
+    return suite_document(
+        stage(
+            "smoke", route("health", expect={"status": [200, "3xx"], "json": {"$.status": "ok"}, "bodyMatches": "o+"})
+        ),
+        stage("soak", route("orders", retry={"maxAttempts": 2}), rounds=3, maxFailedProbes=1),
+    )
+
+
+@st.composite
+def mutated_suites(draw: st.DrawFn) -> Any:
+    """A valid suite with one value somewhere replaced by anything, or a key added."""
+    document = valid_document()
+    containers: list[Any] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict | list):
+            containers.append(node)
+            for child in node.values() if isinstance(node, dict) else node:
+                walk(child)
+
+    walk(document)
+    container = draw(st.sampled_from(containers))
+    if isinstance(container, dict):
+        key = draw(st.sampled_from([*container, *SUITE_KEYS]))
+        container[key] = draw(json_values)
+    elif container:
+        container[draw(st.integers(0, len(container) - 1))] = draw(json_values)
+    return document
+
+
+@CASES
+@given(st.one_of(json_values, mutated_suites()))
+def test_any_suite_document_is_accepted_or_rejected_with_named_problems(document: Any) -> None:
+    try:
+        suite = parse_suite(document)
+    except SuiteError as error:
+        assert error.problems
+        assert all(": " in problem for problem in error.problems)
+        return
+    assert isinstance(suite, Suite)
+    json.dumps(suite.document)
+
+
+@pytest.fixture
+def suite_file(tmp_path: Path) -> Path:
+    path = tmp_path / "suite.json"
+    path.write_text(json.dumps(valid_document()), encoding="utf-8")
+    return path
+
+
+hook_ids = st.builds(HookIds, st.text(min_size=1, max_size=40), st.text(min_size=1, max_size=400))
+
+
+@CASES
+@given(hook=hook_ids, suite=st.one_of(st.just(None), json_values, mutated_suites()), refuse=st.booleans())
+def test_a_hook_with_ids_always_starts_a_validation_or_reports_failed(
+    hook: HookIds, suite: Any, refuse: bool, suite_file: Path
+) -> None:
+    if suite is not None:
+        suite_file.write_text(json.dumps(suite), encoding="utf-8")
+    settings_ = HookSettings(str(suite_file), "AfterAllowTestTraffic", "arn:sm", None, 3300)
+    starter, reporter = RecordingStarter(), RecordingStatusReporter()
+    if refuse:
+        starter.start = _refuse  # type: ignore[method-assign]
+
+    try:
+        started = start_validation(hook, settings_, starter, reporter)
+    except ValidationNotStarted:
+        assert reporter.statuses == {hook: FAILED}
+        return
+    assert started.execution_name in starter.started
+    assert reporter.calls == []
+
+
+def _refuse(name: str, document: dict[str, Any]) -> str:
+    raise RuntimeError("StartExecution refused")
+
+
+progress_values = st.one_of(
+    json_values,
+    st.fixed_dictionaries(
+        {
+            "outcome": st.sampled_from(["passed", "failed", "running"]) | json_values,
+            "stages": json_values
+            | st.lists(
+                st.fixed_dictionaries(
+                    {
+                        "name": st.text(max_size=5),
+                        "status": st.sampled_from(["passed", "pending"]),
+                        "probes": st.integers(0, 5) | json_values,
+                        "failedProbes": st.integers(0, 5),
+                        "roundsRun": st.integers(0, 3),
+                        "maxFailedProbes": st.integers(0, 3),
+                        "routes": st.just([]) | json_values,
+                    }
+                ),
+                max_size=3,
+            ),
+        },
+    ),
+)
+
+
+@CASES
+@given(hook=hook_ids, progress=progress_values, error=st.none() | json_values)
+def test_the_reporter_sends_exactly_one_status_whatever_progress_it_gets(
+    hook: HookIds, progress: Any, error: Any
+) -> None:
+    reporter = RecordingStatusReporter()
+    deployment = {"deploymentId": hook.deployment_id, "lifecycleEventHookExecutionId": hook.hook_execution_id}
+
+    summary = report_validation(deployment, progress, error, reporter)
+
+    assert [status for _, status in reporter.calls] == [summary["status"]]
+    assert summary["status"] in (SUCCEEDED, FAILED)
+    if summary["status"] == SUCCEEDED:
+        assert not error
+        assert progress["outcome"] == "passed"
+    json.dumps(summary)
+
+
+@pytest.fixture(scope="module")
+def target() -> Iterator[TargetService]:
+    routes = {
+        "/ok": Behaviour(body={"status": "ok"}),
+        "/teapot": Behaviour(status=418, body="short and stout"),
+        "/redirect": Behaviour(status=302, headers={"Location": "/ok"}),
+    }
+    with TargetService(routes) as service:
+        yield service
+
+
+probe_routes = st.fixed_dictionaries(
+    {
+        "name": st.just("r"),
+        "path": st.sampled_from(["/ok", "/teapot", "/redirect", "/missing", "/ok?x=1"]),
+        "method": st.sampled_from(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
+        "followRedirects": st.booleans(),
+        "body": st.none() | st.text(max_size=30) | st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
+        "headers": st.dictionaries(st.sampled_from(["X-A", "Accept", "X-Trace"]), st.text(max_size=10), max_size=2),
+        "expect": st.fixed_dictionaries(
+            {},
+            optional={
+                "status": st.sampled_from(["2xx", "4xx", 418, [200, "3xx"]]),
+                "bodyContains": st.text(min_size=1, max_size=5),
+                "json": st.just({"$.status": "ok"}),
+                "headers": st.just({"Content-Type": "json"}),
+                "maxLatencyMs": st.floats(0.001, 1000),
+            },
+        ),
+        "retry": st.fixed_dictionaries({"maxAttempts": st.integers(1, 10), "intervalSeconds": st.integers(0, 5)}),
+    }
+)
+
+
+@CASES
+@given(probe_route=probe_routes, attempt=st.integers(1, 10))
+def test_any_valid_probe_input_gives_a_structured_result(
+    probe_route: dict[str, Any], attempt: int, target: TargetService
+) -> None:
+    try:
+        suite = parse_suite(suite_document(stage("smoke", probe_route), base_url=target.url))
+    except SuiteError:
+        return
+    request = ProbeRequest("smoke", suite.stages[0]["routes"][0], suite.target, 1, attempt)
+
+    result = probe_attempt(request, rng=random.Random(0))
+
+    assert set(result) == {
+        "stage",
+        "route",
+        "round",
+        "attempts",
+        "ok",
+        "statusCode",
+        "latencyMs",
+        "reason",
+        "final",
+        "retryInSeconds",
+    }
+    assert result["ok"] is (result["reason"] is None)
+    assert result["final"] or result["retryInSeconds"] >= 0
+
+
+@CASES
+@given(event=json_values)
+def test_a_malformed_probe_event_is_a_clear_error(event: Any) -> None:
+    try:
+        ProbeRequest.from_event(event)
+    except (KeyError, TypeError, ValueError):
+        return
