@@ -66,3 +66,5 @@ def print_verdict(console: Console, report: dict[str, Any]) -> None:
     )
     if report["reason"]:
         console.print(f"reason: {report['reason']}", highlight=False)
+    if not report["target"]["verifyTls"]:
+        console.print("[yellow]TLS certificates were not verified (verifyTls: false)[/yellow]")

@@ -23,6 +23,7 @@ def build_report(outcome: RunOutcome, suite: Suite) -> dict[str, Any]:
         "executionArn": outcome.execution_arn,
         "durationSeconds": outcome.duration_seconds,
         "reason": _reason(outcome, summary),
+        "target": {"baseUrl": suite.target["baseUrl"], "verifyTls": suite.target["verifyTls"]},
         "stages": [
             {
                 "name": stage["name"],

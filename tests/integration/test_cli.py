@@ -35,6 +35,7 @@ def test_run_writes_the_report_and_exits_0_when_codedeploy_got_succeeded(tmp_pat
     assert result.returncode == 0, result.stderr
     report = json.loads(report_path.read_text())
     assert (report["status"], report["reportedStatus"], report["reason"]) == ("Succeeded", "Succeeded", None)
+    assert report["target"] == {"baseUrl": target.url, "verifyTls": True}
     assert report["executionArn"].startswith("arn:aws:states:us-east-1:123456789012:execution:")
     assert report["durationSeconds"] > 0
     assert report["stages"] == [
