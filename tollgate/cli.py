@@ -111,7 +111,7 @@ def _validate_on_engine(
             suite_path,
             target,
             lifecycle_event,
-            on_progress=(lambda event: None) if quiet else ProgressPrinter(console),
+            on_progress=None if quiet else ProgressPrinter(console),
         )
     report = build_report(outcome, suite)
     if report_path:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-SELECT_STAGE = "Select stage"
+PREPARE_ROUND = "Prepare round"
 PROBE_ROUTE = "Probe route"
 RECORD_PROBE_CRASH = "Record probe crash"
 PROBE_ROUTES = "Probe routes"
@@ -50,8 +50,10 @@ def progress_events(history_event: dict[str, Any]) -> Iterator[ProgressEvent]:
     kind = history_event["type"]
     details = history_event.get("stateExitedEventDetails") or history_event.get("stateEnteredEventDetails") or {}
     name = details.get("name")
-    if kind == "PassStateExited" and name == SELECT_STAGE:
-        yield StageStarted(_json(details, "output")["current"]["stage"]["name"])
+    if kind == "PassStateExited" and name == PREPARE_ROUND:
+        current = _json(details, "output")["current"]
+        if current["round"] == 1:
+            yield StageStarted(current["stage"]["name"])
     elif (kind, name) in (("TaskStateExited", PROBE_ROUTE), ("PassStateExited", RECORD_PROBE_CRASH)):
         yield AttemptFinished(_json(details, "output")["probe"]["result"])
     elif kind == "MapStateExited" and name == PROBE_ROUTES:

@@ -18,6 +18,8 @@ from tollgate_core.execution_name import execution_name
 
 DEFAULT_LIFECYCLE_EVENT = "AfterAllowTestTraffic"
 POLL_SECONDS = 0.1
+# Reading the history costs the engine time in proportion to its length: read a long one less often.
+_HISTORY_POLL_SECONDS_PER_EVENT = 0.002
 # After CodeDeploy has a status, how long to wait for the execution to finish writing its output.
 _SETTLE_SECONDS = 10.0
 
@@ -44,9 +46,13 @@ def run_validation(
     suite_path: Path,
     target: str | None = None,
     lifecycle_event: str = DEFAULT_LIFECYCLE_EVENT,
-    on_progress: Callable[[ProgressEvent], None] = lambda event: None,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
     timeout_seconds: float | None = None,
 ) -> RunOutcome:
+    """Run one validation as CodeDeploy would; with `on_progress`, report progress while it runs.
+
+    Without it the history is read once, at the end: reading it costs the engine time.
+    """
     hook_function = hook_function_for(engine, lifecycle_event)
     engine.configure_function(
         hook_function.name, {"SUITE_PATH": str(suite_path.resolve()), "TARGET_BASE_URL": target or ""}
@@ -82,28 +88,33 @@ def _follow(
     hook_execution_id: str,
     arn: str,
     outcome: RunOutcome,
-    on_progress: Callable[[ProgressEvent], None],
+    on_progress: Callable[[ProgressEvent], None] | None,
     deadline: float,
 ) -> None:
+    """Follow until CodeDeploy has a status and the execution has ended (or the deadline passes)."""
+    live = on_progress is not None
     sfn = engine.client("stepfunctions")
     follower = HistoryFollower(sfn, arn)
-    settle_deadline: float | None = None
-    while time.monotonic() < deadline:
+    settle_deadline = deadline
+    next_history_read = 0.0
+    execution = None
+    while time.monotonic() < min(deadline, settle_deadline):
         execution = _describe(sfn, arn)
-        if execution is not None:
-            outcome.execution_arn = arn
-            outcome.execution_status = execution["status"]
-            _publish(follower.new_events(), outcome, on_progress)
         reported = engine.codedeploy.hook(hook_execution_id).status != "Pending"
         if reported and (execution is None or execution["status"] != "RUNNING"):
-            if execution is not None and execution.get("output"):
-                outcome.summary = json.loads(execution["output"])
-            return
+            break
         if reported:
-            settle_deadline = settle_deadline or time.monotonic() + _SETTLE_SECONDS
-            if time.monotonic() > settle_deadline:
-                return
+            settle_deadline = min(settle_deadline, time.monotonic() + _SETTLE_SECONDS)
+        if live and execution is not None and time.monotonic() >= next_history_read:
+            _publish(follower.new_events(), outcome, on_progress)
+            next_history_read = time.monotonic() + len(outcome.history) * _HISTORY_POLL_SECONDS_PER_EVENT
         time.sleep(POLL_SECONDS)
+    if execution is not None:
+        outcome.execution_arn = arn
+        outcome.execution_status = execution["status"]
+        _publish(follower.new_events(), outcome, on_progress)
+        if execution.get("output"):
+            outcome.summary = json.loads(execution["output"])
 
 
 def _describe(sfn: Any, arn: str) -> dict[str, Any] | None:
@@ -116,13 +127,16 @@ def _describe(sfn: Any, arn: str) -> dict[str, Any] | None:
     return execution
 
 
-def _publish(events: list[dict[str, Any]], outcome: RunOutcome, on_progress: Callable[[ProgressEvent], None]) -> None:
+def _publish(
+    events: list[dict[str, Any]], outcome: RunOutcome, on_progress: Callable[[ProgressEvent], None] | None
+) -> None:
     outcome.history += events
     for history_event in events:
         for event in progress_events(history_event):
             if isinstance(event, RoundFinished):
                 outcome.rounds.append(event.probes)
-            on_progress(event)
+            if on_progress:
+                on_progress(event)
 
 
 def attempts_of(outcome: RunOutcome) -> list[dict[str, Any]]:
