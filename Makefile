@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test lint typecheck cfn-lint unit integration sam-build clean
+.PHONY: run demo test lint typecheck cfn-lint unit integration bench sam-build clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy functions tollgate tests
+	$(BIN)/mypy functions tollgate tests bench
 
 cfn-lint: $(STAMP)
 	$(BIN)/cfn-lint template.yaml
@@ -36,6 +36,10 @@ unit: $(STAMP)
 
 integration: $(STAMP)
 	$(BIN)/python -m pytest tests/integration
+
+# A benchmark, not a test: prints a table and writes bench/results.json.
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
 
 # The SAM CLI lives in its own virtualenv: its pins differ from the project's.
 SAM_VENV := .venv-sam

@@ -32,10 +32,11 @@ class UnknownLifecycleEvent(ValueError):
 class RunOutcome:
     reported_status: str  # what the local CodeDeploy recorded: Succeeded, Failed, or Pending on timeout
     execution_arn: str | None
-    duration_seconds: float
+    duration_seconds: float  # until CodeDeploy has a status and the execution has ended
     summary: dict[str, Any] | None  # the execution's output: the reporter's summary
     hook_error: dict[str, Any] | None
     execution_status: str | None
+    seconds_to_status: float | None = None  # from the hook invocation to the status CodeDeploy recorded
     status_calls: list[str] = field(default_factory=list)  # every status call the local CodeDeploy received
     rounds: list[list[dict[str, Any]]] = field(default_factory=list)  # every round's final probe results
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -71,6 +72,8 @@ def run_validation(
     _follow(engine, hook.hook_execution_id, arn, outcome, on_progress, started + (timeout_seconds or budget + 60))
     outcome.reported_status = hook.status
     outcome.status_calls = list(hook.calls)
+    if hook.reported_at is not None:
+        outcome.seconds_to_status = round(hook.reported_at - started, 3)
     outcome.duration_seconds = round(time.monotonic() - started, 3)
     return outcome
 

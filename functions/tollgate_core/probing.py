@@ -25,12 +25,13 @@ class ProbeRequest:
 
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> ProbeRequest:
+        """From the Map iteration's state: the previous attempt's result counts the attempts made so far."""
         return cls(
             stage=str(event["stage"]),
             route=event["route"],
             target=event["target"],
             round=int(event["round"]),
-            attempt=int(event["attempt"]),
+            attempt=int(event["probe"]["result"]["attempts"]) + 1,
         )
 
 

@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
 from tollgate_core.budget import DEFAULT_HOOK_BUDGET_SECONDS, worst_case_seconds
 from tollgate_core.secrets import plain_secret_problems
 
@@ -76,6 +74,8 @@ class Suite:
 
 def load_suite(path: str | Path, budget_seconds: float = DEFAULT_HOOK_BUDGET_SECONDS) -> Suite:
     """Read a YAML or JSON suite file and check it."""
+    import yaml  # here, not at import: the hook's cold start pays only for what it uses
+
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")

@@ -292,7 +292,7 @@ def test_probe_handler_checks_a_real_service(
         event = {
             "stage": "smoke",
             "round": 2,
-            "attempt": 1,
+            "probe": {"result": {"attempts": 0}},
             "target": {"baseUrl": target.url, "headers": {}, "timeoutSeconds": 1, "verifyTls": True},
             "route": {
                 "name": "health",
