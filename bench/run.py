@@ -254,10 +254,7 @@ def peak_engine_memory(engine: LocalEngine) -> Iterator[Callable[[], int]]:
 
     def sample() -> None:
         while not stop.wait(0.1):
-            pids = [os.getpid()]
-            if engine._moto:
-                pids.append(engine._moto.process.pid)
-            pids += [w.process.pid for pool in list(engine.runtime._pools.values()) for w in list(pool.all)]
+            pids = [os.getpid(), *(process.pid for process in engine.processes())]
             peak[0] = max(peak[0], sum(_rss_bytes(pid) for pid in pids))
 
     sampler = threading.Thread(target=sample, daemon=True)

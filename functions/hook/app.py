@@ -40,10 +40,8 @@ def handler(event: CodeDeployLifecycleHookEvent, context: LambdaContext) -> dict
 
 
 def _hook_ids(event: CodeDeployLifecycleHookEvent) -> HookIds | None:
+    """Both ids as non-empty strings, or None."""
     raw = event.raw_event if isinstance(event.raw_event, dict) else {}
-    deployment_id, hook_execution_id = raw.get("DeploymentId"), raw.get("LifecycleEventHookExecutionId")
-    if not (
-        isinstance(deployment_id, str) and deployment_id and isinstance(hook_execution_id, str) and hook_execution_id
-    ):
+    if not all(isinstance(raw.get(key), str) and raw[key] for key in ("DeploymentId", "LifecycleEventHookExecutionId")):
         return None
     return HookIds(event.deployment_id, event.lifecycle_event_hook_execution_id)

@@ -62,7 +62,7 @@ def tally_round(progress: dict[str, Any], results: list[dict[str, Any]]) -> dict
         }
     if stage["failedProbes"] == stage["probes"]:
         return _finish(advanced, index, FAILED, f"stage '{stage['name']}': no probe passed")
-    stage["status"] = PASSED
+    stages[index] = {**stage, "status": PASSED}
     if index + 1 < len(stages):
         return {**advanced, "stageIndex": index + 1, "round": 1, "next": NEXT_STAGE}
     return {**advanced, "next": REPORT, "outcome": PASSED}

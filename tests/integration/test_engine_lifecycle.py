@@ -25,12 +25,11 @@ def test_a_run_leaves_no_process_thread_or_port_behind(tmp_path: Path) -> None:
     # Given an engine that ran a validation
     with TargetService({"/health": Behaviour()}) as target, LocalEngine(log_path=tmp_path / "engine.log") as engine:
         assert run_validation(engine, suite, target.url, timeout_seconds=60).reported_status == "Succeeded"
-        workers = [worker.process for pool in engine.runtime._pools.values() for worker in pool.all]
-        moto = engine._moto
-        assert workers and moto is not None
-        urls = [engine.edge.url, moto.url]
+        processes = engine.processes()
+        assert len(processes) > 1
+        urls = [engine.edge.url, engine.edge.moto_url]
 
     # Then every worker and moto exited, no engine thread lives on, and no port still listens
-    assert all(process.poll() is not None for process in [*workers, moto.process])
+    assert all(process.poll() is not None for process in processes)
     assert set(threading.enumerate()) <= threads_before
     assert not any(port_is_open(url) for url in urls)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -110,6 +111,10 @@ class LocalEngine:
     ) -> None:
         """Like UpdateFunctionConfiguration: later invocations see the new variables or timeout."""
         self.runtime.update_configuration(name, environment, timeout_seconds)
+
+    def processes(self) -> list[subprocess.Popen[bytes]]:
+        """The engine's child processes: moto and every Lambda worker."""
+        return ([self._moto.process] if self._moto else []) + self.runtime.processes()
 
     def invoke(self, name: str, event: dict[str, Any]) -> Invocation:
         return self.runtime.invoke(name, json.dumps(event).encode("utf-8"))

@@ -216,6 +216,10 @@ class LambdaRuntime:
             raise UnknownFunction(name)
         return pool.invoke(payload)
 
+    def processes(self) -> list[subprocess.Popen[bytes]]:
+        """Every worker process now running, warm or busy."""
+        return [worker.process for pool in list(self._pools.values()) for worker in list(pool.all)]
+
     def stop(self) -> None:
         self._stopped = True
         for pool in self._pools.values():
