@@ -13,7 +13,7 @@ from rich.console import Console
 from tollgate.console import ProgressPrinter, print_report, print_verdict
 from tollgate.demo.service import SUITE_PATH as DEMO_SUITE_PATH
 from tollgate.demo.service import DemoService
-from tollgate.engine.engine import LocalEngine
+from tollgate.engine.engine import EngineError, LocalEngine
 from tollgate.local_run import DEFAULT_LIFECYCLE_EVENT, UnknownLifecycleEvent, hook_function_for, run_validation
 from tollgate.report import build_report
 from tollgate_core.suite import Suite, SuiteError, load_suite
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     try:
         code: int = arguments.command(arguments)
-    except (SuiteError, UnknownLifecycleEvent) as error:
+    except (SuiteError, UnknownLifecycleEvent, EngineError) as error:
         print(error, file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

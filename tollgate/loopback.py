@@ -61,6 +61,7 @@ class LoopbackServer:
         self._thread.start()
 
     def stop(self) -> None:
-        self.server.shutdown()
+        if self._thread.is_alive():
+            self.server.shutdown()
+            self._thread.join()
         self.server.server_close()
-        self._thread.join()

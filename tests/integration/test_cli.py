@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.suites import route, stage, suite_document, write_suite
-from tests.support.target import Behaviour, TargetService
+from tests.support.target import Behaviour, TargetService, closed_port_url
 
 TOLLGATE = str(Path(sys.executable).with_name("tollgate"))
 
@@ -114,3 +114,13 @@ def test_the_demo_passes_and_its_broken_twin_rolls_back(arguments: list[str], co
 
     assert result.returncode == code, result.stdout + result.stderr
     assert f"CodeDeploy recorded {verdict}" in result.stdout
+
+
+def test_an_unreachable_step_functions_endpoint_is_a_clear_error(tmp_path: Path) -> None:
+    suite = write_suite(tmp_path, suite_document(stage("smoke", route("health"))))
+
+    result = tollgate("run", "--suite", str(suite), "--sfn-endpoint", closed_port_url())
+
+    assert result.returncode == 2
+    assert "cannot create the state machine at http://127.0.0.1:" in result.stderr
+    assert "Traceback" not in result.stderr

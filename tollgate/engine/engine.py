@@ -12,6 +12,7 @@ from typing import IO, Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 from tollgate.engine.codedeploy import LocalCodeDeploy
 from tollgate.engine.edge import Edge
@@ -24,6 +25,10 @@ APP_DIR = Path(__file__).resolve().parents[2]
 # A fixed edge port lets Step Functions Local be started with LAMBDA_ENDPOINT pointing at it.
 EDGE_PORT_VARIABLE = "TOLLGATE_EDGE_PORT"
 _LOCAL_ROLE = "arn:aws:iam::123456789012:role/tollgate-local-state-machine"
+
+
+class EngineError(RuntimeError):
+    """The engine cannot run: the message says what to fix."""
 
 
 class LocalEngine:
@@ -47,7 +52,7 @@ class LocalEngine:
         self._log: IO[bytes] | None = None
         self._moto: MotoServer | None = None
         self._safety_net: SafetyNet | None = None
-        self.runtime: LambdaRuntime
+        self.runtime: LambdaRuntime  # both exist once start() has begun
         self.edge: Edge
 
     def __enter__(self) -> LocalEngine:
@@ -59,6 +64,14 @@ class LocalEngine:
 
     def start(self) -> None:
         started = time.perf_counter()
+        try:
+            self._start()
+        except BaseException:
+            self.stop()  # whatever did start is stopped: no process or port outlives a failed start
+            raise
+        self.startup_seconds = time.perf_counter() - started
+
+    def _start(self) -> None:
         self._log = self.log_path.open("ab")
         edge_port = int(os.environ.get(EDGE_PORT_VARIABLE) or 0)
         self.edge = Edge(runtime=None, codedeploy=self.codedeploy, moto_url=self.sfn_endpoint or "", port=edge_port)  # type: ignore[arg-type]
@@ -75,13 +88,18 @@ class LocalEngine:
         if reporter:
             self._safety_net = SafetyNet(self.client("stepfunctions"), self.state_machine.arn, reporter, self.runtime)
             self._safety_net.start()
-        self.startup_seconds = time.perf_counter() - started
 
     def _create_state_machine(self) -> None:
         sfn = self.client("stepfunctions")
-        arn = sfn.create_state_machine(
-            name=self.state_machine.name, definition=self.state_machine.definition, roleArn=_LOCAL_ROLE, type="STANDARD"
-        )["stateMachineArn"]
+        try:
+            arn = sfn.create_state_machine(
+                name=self.state_machine.name,
+                definition=self.state_machine.definition,
+                roleArn=_LOCAL_ROLE,
+                type="STANDARD",
+            )["stateMachineArn"]
+        except (BotoCoreError, ClientError) as error:
+            raise EngineError(f"cannot create the state machine at {self.sfn_endpoint or 'moto'}: {error}") from None
         if arn != self.state_machine.arn:
             raise RuntimeError(f"state machine ARN {arn} differs from the template's {self.state_machine.arn}")
 
@@ -91,8 +109,10 @@ class LocalEngine:
             self._safety_net.stop()
         if self._moto:
             self._moto.stop()
-        self.runtime.stop()
-        self.edge.stop()
+        if hasattr(self, "runtime"):
+            self.runtime.stop()
+        if hasattr(self, "edge"):
+            self.edge.stop()
         if self._log:
             self._log.close()
 
