@@ -24,6 +24,7 @@ class Behaviour:
     failures_before_success: int = 0  # answer 503 this many times first
     body_bytes: int = 0  # when set, stream this many bytes of 'x' as the body
     reset: bool = False  # close the connection without answering
+    trickle_seconds: float = 0.0  # when set, send the body one byte at a time, this long apart
 
 
 class TargetService:
@@ -73,6 +74,9 @@ def _handler_for(service: TargetService) -> type[BaseHTTPRequestHandler]:
             if behaviour.body_bytes:
                 self._stream(behaviour)
                 return
+            if behaviour.trickle_seconds:
+                self._trickle(behaviour)
+                return
             payload, content_type = _encode(behaviour.body)
             self._send(behaviour.status, payload, {"Content-Type": content_type, **behaviour.headers})
 
@@ -96,6 +100,19 @@ def _handler_for(service: TargetService) -> type[BaseHTTPRequestHandler]:
                     piece = chunk[: behaviour.body_bytes - sent]
                     self.wfile.write(piece)
                     sent += len(piece)
+            except (BrokenPipeError, ConnectionResetError):
+                return
+
+        def _trickle(self, behaviour: Behaviour) -> None:
+            payload, _ = _encode(behaviour.body)
+            self.send_response(behaviour.status)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            try:
+                for byte in payload:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(behaviour.trickle_seconds)
             except (BrokenPipeError, ConnectionResetError):
                 return
 

@@ -169,3 +169,21 @@ def test_a_redirect_to_an_allowed_host_is_followed(target: TargetService) -> Non
         result = probe(target.url, {"followRedirects": True, "allowRedirectHosts": [other_host]})
 
     assert result["ok"] is True
+
+
+def test_a_body_that_trickles_in_cannot_outlast_the_timeout(target: TargetService) -> None:
+    # Given a body of 200 bytes sent one every 50 ms: 10 s in all, each byte well within the read timeout
+    target.routes["/r"] = Behaviour(body="x" * 200, trickle_seconds=0.05)
+
+    result = probe(target.url, {}, target={"timeoutSeconds": 0.5})
+
+    assert result["reason"] == "response not complete within 0.5 s"
+
+
+def test_redirects_share_one_timeout(target: TargetService) -> None:
+    target.routes["/r"] = Behaviour(status=302, headers={"Location": "/slow"}, delay_seconds=0.3)
+    target.routes["/slow"] = Behaviour(delay_seconds=0.3)
+
+    result = probe(target.url, {"followRedirects": True}, target={"timeoutSeconds": 0.4})
+
+    assert result["reason"] == "no response within 0.4 s"
