@@ -26,8 +26,12 @@ NAME = execution_name("AfterAllowTestTraffic", HOOK_EVENT["LifecycleEventHookExe
 EXECUTION_ARN = f"arn:aws:states:us-east-1:123456789012:execution:validation:{NAME}"
 
 
-def client(service: str) -> Any:
-    return boto3.client(service, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+def stubbed(service: str) -> Iterator[tuple[Any, Stubber]]:
+    """A client whose every call must have been expected, and every expected call made."""
+    aws_client = boto3.client(service, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(aws_client) as stubber:
+        yield aws_client, stubber
+        stubber.assert_no_pending_responses()
 
 
 def expect_status(stubber: Stubber, status: str, error: str | None = None) -> None:
@@ -44,18 +48,12 @@ def expect_status(stubber: Stubber, status: str, error: str | None = None) -> No
 
 @pytest.fixture
 def codedeploy() -> Iterator[tuple[Any, Stubber]]:
-    codedeploy_client = client("codedeploy")
-    with Stubber(codedeploy_client) as stubber:
-        yield codedeploy_client, stubber
-        stubber.assert_no_pending_responses()
+    yield from stubbed("codedeploy")
 
 
 @pytest.fixture
 def stepfunctions() -> Iterator[tuple[Any, Stubber]]:
-    sfn_client = client("stepfunctions")
-    with Stubber(sfn_client) as stubber:
-        yield sfn_client, stubber
-        stubber.assert_no_pending_responses()
+    yield from stubbed("stepfunctions")
 
 
 def load_handler(module: str, monkeypatch: pytest.MonkeyPatch, **env: str) -> ModuleType:
