@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
@@ -16,7 +17,7 @@ from tollgate.demo.service import DemoService
 from tollgate.engine.engine import EngineError, LocalEngine
 from tollgate.local_run import DEFAULT_LIFECYCLE_EVENT, UnknownLifecycleEvent, hook_function_for, run_validation
 from tollgate.report import build_report
-from tollgate_core.suite import Suite, SuiteError, load_suite
+from tollgate_core.suite import SuiteError, load_suite
 
 EXIT_SUCCEEDED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 SFN_ENDPOINT_VARIABLE = "TOLLGATE_SFN_ENDPOINT"
@@ -62,10 +63,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+@dataclass(frozen=True)
+class _RunRequest:
+    suite_path: Path
+    target: str | None
+    lifecycle_event: str = DEFAULT_LIFECYCLE_EVENT
+    report_path: Path | None = None
+    quiet: bool = False
+    sfn_endpoint: str | None = None
+
+
 def _run(arguments: argparse.Namespace) -> int:
-    suite = load_suite(arguments.suite).with_base_url(arguments.target)
-    return _validate_on_engine(
-        suite,
+    request = _RunRequest(
         arguments.suite,
         arguments.target,
         arguments.lifecycle_event,
@@ -73,6 +82,7 @@ def _run(arguments: argparse.Namespace) -> int:
         arguments.quiet,
         arguments.sfn_endpoint,
     )
+    return _validate_on_engine(request)
 
 
 def _validate(arguments: argparse.Namespace) -> int:
@@ -85,38 +95,31 @@ def _validate(arguments: argparse.Namespace) -> int:
 def _demo(arguments: argparse.Namespace) -> int:
     with DemoService(broken=arguments.broken) as service:
         print(f"demo service {'(broken) ' if arguments.broken else ''}at {service.url}")
-        suite = load_suite(DEMO_SUITE_PATH).with_base_url(service.url)
-        return _validate_on_engine(suite, DEMO_SUITE_PATH, service.url, DEFAULT_LIFECYCLE_EVENT, None, False, None)
+        return _validate_on_engine(_RunRequest(DEMO_SUITE_PATH, service.url))
 
 
-def _validate_on_engine(
-    suite: Suite,
-    suite_path: Path,
-    target: str | None,
-    lifecycle_event: str,
-    report_path: Path | None,
-    quiet: bool,
-    sfn_endpoint: str | None,
-) -> int:
+def _validate_on_engine(request: _RunRequest) -> int:
+    """Check the suite here first (same messages as the hook), then run it as CodeDeploy would."""
+    suite = load_suite(request.suite_path).with_base_url(request.target)
     console = Console(highlight=False)
-    engine = LocalEngine(sfn_endpoint=sfn_endpoint)
-    hook_function_for(engine, lifecycle_event)
+    engine = LocalEngine(sfn_endpoint=request.sfn_endpoint)
+    hook_function_for(engine, request.lifecycle_event)
     with engine:
-        if not quiet:
+        if not request.quiet:
             console.print(
                 f"[dim]engine ready in {engine.startup_seconds:.1f} s; function logs: {engine.log_path}[/dim]"
             )
         outcome = run_validation(
             engine,
-            suite_path,
-            target,
-            lifecycle_event,
-            on_progress=None if quiet else ProgressPrinter(console),
+            request.suite_path,
+            request.target,
+            request.lifecycle_event,
+            on_progress=None if request.quiet else ProgressPrinter(console),
         )
     report = build_report(outcome, suite)
-    if report_path:
-        report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    if quiet:
+    if request.report_path:
+        request.report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    if request.quiet:
         print_verdict(console, report)
     else:
         print_report(console, report)

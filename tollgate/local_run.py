@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from tollgate.engine.engine import LocalEngine
 from tollgate.engine.template import FunctionSpec
 from tollgate.history import AttemptFinished, HistoryFollower, ProgressEvent, RoundFinished, progress_events
+from tollgate_core.budget import DEFAULT_HOOK_BUDGET_SECONDS
 from tollgate_core.execution_name import execution_name
 
 DEFAULT_LIFECYCLE_EVENT = "AfterAllowTestTraffic"
@@ -58,7 +59,7 @@ def run_validation(
     engine.configure_function(
         hook_function.name, {"SUITE_PATH": str(suite_path.resolve()), "TARGET_BASE_URL": target or ""}
     )
-    budget = float(hook_function.environment.get("HOOK_BUDGET_SECONDS") or 3300)
+    budget = float(hook_function.environment.get("HOOK_BUDGET_SECONDS") or DEFAULT_HOOK_BUDGET_SECONDS)
     hook = engine.codedeploy.create_deployment(lifecycle_event)
     started = time.monotonic()
     invocation = engine.invoke(
