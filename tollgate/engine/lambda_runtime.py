@@ -67,18 +67,18 @@ class _Worker:
         self.init_error = ready.get("error")
 
     def invoke(self, request: dict[str, Any], timeout_seconds: float) -> dict[str, Any]:
-        self.connection.send_bytes(json.dumps(request).encode())
-        if not self.connection.poll(timeout_seconds):
-            self.stop()
-            return {
-                "error": {
-                    "errorType": "Sandbox.Timedout",
-                    "errorMessage": f"Task timed out after {timeout_seconds:.2f} seconds",
-                }
-            }
         try:
+            self.connection.send_bytes(json.dumps(request).encode())
+            if not self.connection.poll(timeout_seconds):
+                self.stop()
+                return {
+                    "error": {
+                        "errorType": "Sandbox.Timedout",
+                        "errorMessage": f"Task timed out after {timeout_seconds:.2f} seconds",
+                    }
+                }
             reply: dict[str, Any] = json.loads(self.connection.recv_bytes())
-        except (EOFError, OSError):
+        except (EOFError, OSError):  # the process died, or the runtime stopped it
             self.stop()
             return {"error": {"errorType": "Runtime.ExitError", "errorMessage": "function process exited"}}
         return reply
@@ -104,6 +104,7 @@ class _FunctionPool:
         self.idle: list[_Worker] = []
         self.all: list[_Worker] = []
         self.lock = threading.Lock()
+        self.stopped = False
 
     def invoke(self, payload: bytes) -> Invocation:
         worker = self._acquire()
@@ -132,8 +133,11 @@ class _FunctionPool:
                 return self.idle.pop()
         worker = _Worker(self.spec, self.environment, self.log)
         with self.lock:
-            self.all.append(worker)
-        return worker
+            if not self.stopped:
+                self.all.append(worker)
+                return worker
+        worker.stop()  # the pool stopped while this worker started: it must not outlive it
+        raise RuntimeStopped(f"{self.spec.name} was stopped or reconfigured")
 
     def _discard(self, worker: _Worker) -> None:
         worker.stop()
@@ -143,6 +147,7 @@ class _FunctionPool:
 
     def stop(self) -> None:
         with self.lock:
+            self.stopped = True
             workers, self.all, self.idle = self.all, [], []
         for worker in workers:
             worker.stop()
