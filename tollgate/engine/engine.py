@@ -17,13 +17,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 from tollgate.engine.codedeploy import LocalCodeDeploy
 from tollgate.engine.edge import Edge
 from tollgate.engine.lambda_runtime import Invocation, LambdaRuntime
-from tollgate.engine.moto_server import MotoServer
+from tollgate.engine.moto_server import MotoServer, MotoServerExited
 from tollgate.engine.safety_net import SafetyNet
 from tollgate.engine.template import REGION, AppTemplate, load_app
 
 APP_DIR = Path(__file__).resolve().parents[2]
 # A fixed edge port lets Step Functions Local be started with LAMBDA_ENDPOINT pointing at it.
 EDGE_PORT_VARIABLE = "TOLLGATE_EDGE_PORT"
+_MOTO_START_ATTEMPTS = 3
 _LOCAL_ROLE = "arn:aws:iam::123456789012:role/tollgate-local-state-machine"
 
 
@@ -77,17 +78,27 @@ class LocalEngine:
         self.edge = Edge(runtime=None, codedeploy=self.codedeploy, moto_url=self.sfn_endpoint or "", port=edge_port)  # type: ignore[arg-type]
         self.runtime = LambdaRuntime(self.app.functions, self.edge.url, self._log)
         self.edge.runtime = self.runtime
-        if self.sfn_endpoint is None:
-            self._moto = MotoServer(lambda_endpoint_port=self.edge.port, log=self._log)
-            self.edge.moto_url = self._moto.url
         self.edge.start()
-        if self._moto:
-            self._moto.wait_ready()
+        if self.sfn_endpoint is None:
+            self._start_moto(self._log)
         self._create_state_machine()
         reporter = next((spec for spec in self.app.functions.values() if spec.execution_ended_statuses), None)
         if reporter:
             self._safety_net = SafetyNet(self.client("stepfunctions"), self.state_machine.arn, reporter, self.runtime)
             self._safety_net.start()
+
+    def _start_moto(self, log: IO[bytes]) -> None:
+        """moto on a free port; another process may take that port first, so a failed start is tried again."""
+        for attempt in range(1, _MOTO_START_ATTEMPTS + 1):
+            self._moto = MotoServer(lambda_endpoint_port=self.edge.port, log=log)
+            self.edge.moto_url = self._moto.url
+            try:
+                self._moto.wait_ready()
+                return
+            except MotoServerExited:
+                self._moto.stop()
+                if attempt == _MOTO_START_ATTEMPTS:
+                    raise
 
     def _create_state_machine(self) -> None:
         sfn = self.client("stepfunctions")

@@ -14,6 +14,10 @@ import requests
 _START_TIMEOUT_SECONDS = 20.0
 
 
+class MotoServerExited(RuntimeError):
+    """moto stopped before it answered, e.g. because its port was taken."""
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -40,10 +44,10 @@ class MotoServer:
         deadline = time.monotonic() + _START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"moto server exited with code {self.process.returncode}; see the engine log")
+                raise MotoServerExited(f"moto server exited with code {self.process.returncode}; see the engine log")
             try:
-                requests.get(f"{self.url}/moto-api/", timeout=1)
-            except requests.ConnectionError:
+                requests.get(f"{self.url}/moto-api/", timeout=1).raise_for_status()
+            except requests.RequestException:  # not listening yet, or someone else holds the port
                 time.sleep(0.05)
                 continue
             requests.post(
