@@ -35,14 +35,8 @@ class EngineError(RuntimeError):
 class LocalEngine:
     """Start with `with LocalEngine() as engine:`; everything binds to 127.0.0.1 and stops on exit."""
 
-    def __init__(
-        self,
-        app_dir: Path = APP_DIR,
-        log_path: Path | None = None,
-        sfn_endpoint: str | None = None,
-        parameters: dict[str, str] | None = None,
-    ) -> None:
-        self.app: AppTemplate = load_app(app_dir / "template.yaml", parameters=parameters)
+    def __init__(self, app_dir: Path = APP_DIR, log_path: Path | None = None, sfn_endpoint: str | None = None) -> None:
+        self.app: AppTemplate = load_app(app_dir / "template.yaml")
         if self.app.state_machine is None:
             raise ValueError(f"{app_dir / 'template.yaml'} declares no state machine")
         self.state_machine = self.app.state_machine
