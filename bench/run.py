@@ -31,6 +31,7 @@ from tests.support.suites import route, stage, suite_document, write_suite
 from tests.support.target import Behaviour, TargetService
 from tollgate.engine.engine import LocalEngine
 from tollgate.local_run import RunOutcome, attempts_of, run_validation
+from tollgate_core.contracts import ProbeResult, Route
 from tollgate_core.probing import ProbeRequest, probe_attempt
 from tollgate_core.progress import initial_progress, tally_round
 from tollgate_core.suite import Suite, parse_suite
@@ -117,11 +118,11 @@ def engine_overhead(bench: Bench) -> tuple[list[dict[str, Any]], dict[int, RunOu
 def in_process_seconds(suite: Suite) -> float:
     """The same probes, rounds and verdict by the domain code alone, as one Lambda without a workflow would."""
     started = time.perf_counter()
-    progress = initial_progress(suite)
+    progress = initial_progress(suite.stages)
     rng = random.Random(0)
     stage_document = suite.stages[0]
 
-    def probe_until_final(route_document: dict[str, Any], round_number: int) -> dict[str, Any]:
+    def probe_until_final(route_document: Route, round_number: int) -> ProbeResult:
         attempt = 1
         while True:
             request = ProbeRequest(stage_document["name"], route_document, suite.target, round_number, attempt)

@@ -17,6 +17,7 @@ from tollgate.demo.service import DemoService
 from tollgate.engine.engine import EngineError, LocalEngine
 from tollgate.local_run import DEFAULT_LIFECYCLE_EVENT, UnknownLifecycleEvent, hook_function_for, run_validation
 from tollgate.report import build_report
+from tollgate_core.contracts import HookStatus
 from tollgate_core.suite import SuiteError, load_suite
 
 EXIT_SUCCEEDED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -123,7 +124,7 @@ def _validate_on_engine(request: _RunRequest) -> int:
         print_verdict(console, report)
     else:
         print_report(console, report)
-    return EXIT_SUCCEEDED if report["reportedStatus"] == "Succeeded" else EXIT_FAILED
+    return EXIT_SUCCEEDED if report["reportedStatus"] == HookStatus.SUCCEEDED else EXIT_FAILED
 
 
 if __name__ == "__main__":

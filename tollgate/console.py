@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.console import Console
 from rich.table import Table
 
 from tollgate.history import AttemptFinished, ProgressEvent, StageStarted, WaitingForRound
+from tollgate.report import RunReport
+from tollgate_core.contracts import HookStatus, ProbeResult
 
 
 class ProgressPrinter:
@@ -23,7 +23,7 @@ class ProgressPrinter:
             self.console.print(f"  [dim]waiting {event.seconds} s before round {event.round}[/dim]")
 
 
-def _attempt_line(result: dict[str, Any]) -> str:
+def _attempt_line(result: ProbeResult) -> str:
     status = result.get("statusCode") or "---"
     latency = f"{result['latencyMs']:.0f} ms" if result.get("latencyMs") is not None else "-"
     line = f"  round {result['round']}  {result['route']:<20} attempt {result['attempts']}  {status}  {latency:>7}  "
@@ -35,7 +35,7 @@ def _attempt_line(result: dict[str, Any]) -> str:
     return line
 
 
-def print_report(console: Console, report: dict[str, Any]) -> None:
+def print_report(console: Console, report: RunReport) -> None:
     table = Table(title="Validation", title_justify="left")
     for column in ("stage", "route", "round", "attempts", "result", "status", "latency", "reason"):
         table.add_column(column, justify="right" if column in ("round", "attempts", "status", "latency") else "left")
@@ -57,8 +57,8 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
     print_verdict(console, report)
 
 
-def print_verdict(console: Console, report: dict[str, Any]) -> None:
-    colour = "green" if report["reportedStatus"] == "Succeeded" else "red"
+def print_verdict(console: Console, report: RunReport) -> None:
+    colour = "green" if report["reportedStatus"] == HookStatus.SUCCEEDED else "red"
     console.print(
         f"CodeDeploy recorded [bold {colour}]{report['reportedStatus']}[/bold {colour}] "
         f"after {report['durationSeconds']:.1f} s",

@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
+
+from tollgate_core.contracts import ProbeIteration, ProbeResult, WorkflowState
 
 PREPARE_ROUND = "Prepare round"
 PROBE_ROUTE = "Probe route"
@@ -26,14 +28,14 @@ class StageStarted:
 class AttemptFinished:
     """One attempt of one probe: the live progress line."""
 
-    result: dict[str, Any]
+    result: ProbeResult
 
 
 @dataclass(frozen=True)
 class RoundFinished:
     """Every probe's final result in one round: the report's rows."""
 
-    probes: list[dict[str, Any]]
+    probes: list[ProbeResult]
 
 
 @dataclass(frozen=True)
@@ -51,21 +53,22 @@ def progress_events(history_event: dict[str, Any]) -> Iterator[ProgressEvent]:
     details = history_event.get("stateExitedEventDetails") or history_event.get("stateEnteredEventDetails") or {}
     name = details.get("name")
     if kind == "PassStateExited" and name == PREPARE_ROUND:
-        current = _json(details, "output")["current"]
-        if current["round"] == 1:
+        current = _workflow_state(details, "output").get("current")
+        if current and current["round"] == 1:
             yield StageStarted(current["stage"]["name"])
     elif (kind, name) in (("TaskStateExited", PROBE_ROUTE), ("PassStateExited", RECORD_PROBE_CRASH)):
-        yield AttemptFinished(_json(details, "output")["probe"]["result"])
+        iteration = cast(ProbeIteration, json.loads(details.get("output") or "{}"))
+        yield AttemptFinished(cast(ProbeResult, iteration["probe"]["result"]))
     elif kind == "MapStateExited" and name == PROBE_ROUTES:
-        yield RoundFinished(list(_json(details, "output").get("roundResults") or []))
+        yield RoundFinished(list(_workflow_state(details, "output").get("roundResults") or []))
     elif kind == "WaitStateEntered" and name == WAIT_BEFORE_NEXT_ROUND:
-        progress = _json(details, "input")["validation"]["progress"]
+        progress = _workflow_state(details, "input")["validation"]["progress"]
         yield WaitingForRound(int(progress["waitSeconds"]), int(progress["round"]))
 
 
-def _json(details: dict[str, Any], key: str) -> dict[str, Any]:
-    value: dict[str, Any] = json.loads(details.get(key) or "{}")
-    return value
+def _workflow_state(details: dict[str, Any], key: str) -> WorkflowState:
+    """A top-level state's input or output, as the history records it: JSON text."""
+    return cast(WorkflowState, json.loads(details.get(key) or "{}"))
 
 
 class HistoryFollower:

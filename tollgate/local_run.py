@@ -15,7 +15,9 @@ from tollgate.engine.engine import LocalEngine
 from tollgate.engine.template import FunctionSpec
 from tollgate.history import AttemptFinished, HistoryFollower, ProgressEvent, RoundFinished, progress_events
 from tollgate_core.budget import DEFAULT_HOOK_BUDGET_SECONDS
+from tollgate_core.contracts import ExecutionOutput, ExecutionStatus, HookStatus, ProbeResult
 from tollgate_core.execution_name import execution_name
+from tollgate_core.ports import ExecutionFailure
 
 DEFAULT_LIFECYCLE_EVENT = "AfterAllowTestTraffic"
 POLL_SECONDS = 0.1
@@ -31,15 +33,16 @@ class UnknownLifecycleEvent(ValueError):
 
 @dataclass
 class RunOutcome:
-    reported_status: str  # what the local CodeDeploy recorded: Succeeded, Failed, or Pending on timeout
+    reported_status: HookStatus  # what the local CodeDeploy recorded: Succeeded, Failed, or Pending on timeout
     execution_arn: str | None
     duration_seconds: float  # until CodeDeploy has a status and the execution has ended
-    summary: dict[str, Any] | None  # the execution's output: the reporter's summary
-    hook_error: dict[str, Any] | None
+    summary: ExecutionOutput | None  # the execution's output: the reporter's summary
+    hook_error: dict[str, Any] | None  # the hook function's error document, as Lambda returns it
     execution_status: str | None
+    execution_failure: ExecutionFailure | None = None  # the error and cause of an execution that failed
     seconds_to_status: float | None = None  # from the hook invocation to the status CodeDeploy recorded
     status_calls: list[str] = field(default_factory=list)  # every status call the local CodeDeploy received
-    rounds: list[list[dict[str, Any]]] = field(default_factory=list)  # every round's final probe results
+    rounds: list[list[ProbeResult]] = field(default_factory=list)  # every round's final probe results
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -69,7 +72,7 @@ def run_validation(
     hook_error = json.loads(invocation.payload) if invocation.function_error else None
     name = execution_name(lifecycle_event, hook.hook_execution_id)
     arn = f"{engine.state_machine.arn.replace(':stateMachine:', ':execution:')}:{name}"
-    outcome = RunOutcome("Pending", None, 0.0, None, hook_error, None)
+    outcome = RunOutcome(HookStatus.PENDING, None, 0.0, None, hook_error, None)
     _follow(engine, hook.hook_execution_id, arn, outcome, on_progress, started + (timeout_seconds or budget + 60))
     outcome.reported_status = hook.status
     outcome.status_calls = list(hook.calls)
@@ -104,8 +107,8 @@ def _follow(
     execution = None
     while time.monotonic() < min(deadline, settle_deadline):
         execution = _describe(sfn, arn)
-        reported = engine.codedeploy.hook(hook_execution_id).status != "Pending"
-        if reported and (execution is None or execution["status"] != "RUNNING"):
+        reported = engine.codedeploy.hook(hook_execution_id).status != HookStatus.PENDING
+        if reported and (execution is None or execution["status"] != ExecutionStatus.RUNNING):
             break
         if reported:
             settle_deadline = min(settle_deadline, time.monotonic() + _SETTLE_SECONDS)
@@ -116,6 +119,8 @@ def _follow(
     if execution is not None:
         outcome.execution_arn = arn
         outcome.execution_status = execution["status"]
+        if execution.get("error") or execution.get("cause"):
+            outcome.execution_failure = ExecutionFailure(execution.get("error"), execution.get("cause"))
         _publish(follower.new_events(), outcome, on_progress)
         if execution.get("output"):
             outcome.summary = json.loads(execution["output"])
@@ -143,7 +148,7 @@ def _publish(
                 on_progress(event)
 
 
-def attempts_of(outcome: RunOutcome) -> list[dict[str, Any]]:
+def attempts_of(outcome: RunOutcome) -> list[ProbeResult]:
     """Every attempt's result, in history order."""
     return [
         event.result

@@ -2,32 +2,60 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
 from tollgate.local_run import RunOutcome
+from tollgate_core.contracts import HookStatus, ProbeResult, StageStatus, TargetSummary
+from tollgate_core.reporting import ended_execution_reason
 from tollgate_core.suite import Suite
 
-_PROBE_FIELDS = ("route", "round", "attempts", "ok", "statusCode", "latencyMs", "reason")
+
+class ProbeRow(TypedDict):
+    """A probe's final result in one round: its last attempt."""
+
+    route: str
+    round: int
+    attempts: int
+    ok: bool
+    statusCode: int | None
+    latencyMs: float | None
+    reason: str | None
 
 
-def build_report(outcome: RunOutcome, suite: Suite) -> dict[str, Any]:
-    summary = outcome.summary or {}
-    stage_status = {stage["name"]: stage["status"] for stage in summary.get("stages", [])}
-    probes_by_stage: dict[str, list[dict[str, Any]]] = {}
+class StageReport(TypedDict):
+    name: str
+    status: StageStatus
+    probes: list[ProbeRow]
+
+
+class RunReport(TypedDict):
+    status: HookStatus  # the workflow's own verdict
+    reportedStatus: HookStatus  # what the local CodeDeploy recorded
+    executionArn: str | None
+    durationSeconds: float
+    reason: str | None
+    target: TargetSummary
+    stages: list[StageReport]
+
+
+def build_report(outcome: RunOutcome, suite: Suite) -> RunReport:
+    summary = outcome.summary
+    stage_status = {stage["name"]: stage["status"] for stage in summary["stages"]} if summary else {}
+    probes_by_stage: dict[str, list[ProbeRow]] = {}
     for round_results in outcome.rounds:
         for probe in round_results:
-            probes_by_stage.setdefault(probe["stage"], []).append({key: probe.get(key) for key in _PROBE_FIELDS})
+            probes_by_stage.setdefault(probe["stage"], []).append(_probe_row(probe))
     return {
-        "status": summary.get("status") or outcome.reported_status,
+        "status": summary["status"] if summary else outcome.reported_status,
         "reportedStatus": outcome.reported_status,
         "executionArn": outcome.execution_arn,
         "durationSeconds": outcome.duration_seconds,
-        "reason": _reason(outcome, summary),
+        "reason": _reason(outcome),
         "target": {"baseUrl": suite.target["baseUrl"], "verifyTls": suite.target["verifyTls"]},
         "stages": [
             {
                 "name": stage["name"],
-                "status": stage_status.get(stage["name"], "skipped"),
+                "status": stage_status.get(stage["name"], StageStatus.SKIPPED),
                 "probes": probes_by_stage.get(stage["name"], []),
             }
             for stage in suite.stages
@@ -35,14 +63,25 @@ def build_report(outcome: RunOutcome, suite: Suite) -> dict[str, Any]:
     }
 
 
-def _reason(outcome: RunOutcome, summary: dict[str, Any]) -> str | None:
-    if summary:
-        reason: str | None = summary.get("reason")
-        return reason
+def _probe_row(probe: ProbeResult) -> ProbeRow:
+    return {
+        "route": probe["route"],
+        "round": probe["round"],
+        "attempts": probe["attempts"],
+        "ok": probe["ok"],
+        "statusCode": probe["statusCode"],
+        "latencyMs": probe["latencyMs"],
+        "reason": probe["reason"],
+    }
+
+
+def _reason(outcome: RunOutcome) -> str | None:
+    if outcome.summary:
+        return outcome.summary["reason"]
     if outcome.hook_error:
         return f"the hook failed: {outcome.hook_error.get('errorMessage')}"
-    if outcome.reported_status == "Pending":
+    if outcome.reported_status == HookStatus.PENDING:
         return "no status reached CodeDeploy before the time budget ran out"
     if outcome.execution_status and outcome.execution_status != "SUCCEEDED":
-        return f"validation execution ended {outcome.execution_status}"
+        return ended_execution_reason(outcome.execution_status, outcome.execution_failure)
     return None

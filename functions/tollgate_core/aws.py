@@ -1,4 +1,4 @@
-"""boto3 adapters for the ports: CodeDeploy's hook status and Step Functions' executions."""
+"""boto3 adapters for the ports: CodeDeploy's hook status, Step Functions' executions started and described."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tollgate_core.ports import ALREADY_COMPLETED, RECORDED, HookIds, ValidationAlreadyStarted
+from tollgate_core.contracts import ExecutionInput, HookStatus, StatusDelivery
+from tollgate_core.ports import ExecutionFailure, HookIds, ValidationAlreadyStarted
 
 # Retries (mode and attempts) come from AWS_RETRY_MODE and AWS_MAX_ATTEMPTS, set in template.yaml.
 _CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=15)
@@ -19,7 +20,7 @@ class CodeDeployStatusReporter:
     def __init__(self, client: Any = None) -> None:
         self._client = client or boto3.client("codedeploy", config=_CLIENT_CONFIG)
 
-    def report(self, hook: HookIds, status: str) -> str:
+    def report(self, hook: HookIds, status: HookStatus) -> StatusDelivery:
         try:
             self._client.put_lifecycle_event_hook_execution_status(
                 deploymentId=hook.deployment_id,
@@ -28,9 +29,9 @@ class CodeDeployStatusReporter:
             )
         except ClientError as error:
             if error.response["Error"]["Code"] == "LifecycleEventAlreadyCompletedException":
-                return ALREADY_COMPLETED
+                return StatusDelivery.ALREADY_COMPLETED
             raise
-        return RECORDED
+        return StatusDelivery.RECORDED
 
 
 class StepFunctionsStarter:
@@ -38,7 +39,7 @@ class StepFunctionsStarter:
         self._state_machine_arn = state_machine_arn
         self._client = client or boto3.client("stepfunctions", config=_CLIENT_CONFIG)
 
-    def start(self, name: str, document: dict[str, Any]) -> str:
+    def start(self, name: str, document: ExecutionInput) -> str:
         try:
             response = self._client.start_execution(
                 stateMachineArn=self._state_machine_arn, name=name, input=json.dumps(document)
@@ -49,3 +50,16 @@ class StepFunctionsStarter:
             raise
         arn: str = response["executionArn"]
         return arn
+
+
+class StepFunctionsDescriber:
+    """Asked only when an ended execution's event lacks its error and cause, so its client is made then."""
+
+    def __init__(self, client: Any = None) -> None:
+        self._client = client
+
+    def failure(self, execution_arn: str) -> ExecutionFailure | None:
+        self._client = self._client or boto3.client("stepfunctions", config=_CLIENT_CONFIG)
+        execution = self._client.describe_execution(executionArn=execution_arn)
+        error, cause = execution.get("error"), execution.get("cause")
+        return ExecutionFailure(error, cause) if error or cause else None

@@ -3,29 +3,29 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from tollgate_core.backoff import delay_bound_seconds
+from tollgate_core.contracts import Route, Stage, SuiteDocument
 
 # CodeDeploy fails a hook that has not reported within an hour; keep a margin for reporting.
 DEFAULT_HOOK_BUDGET_SECONDS = 55 * 60
 
 
-def probe_worst_case_seconds(route: dict[str, Any], timeout_seconds: float) -> float:
+def probe_worst_case_seconds(route: Route, timeout_seconds: float) -> float:
     """Every attempt times out and every retry waits its full backoff."""
     attempts = route["retry"]["maxAttempts"]
     waits = sum(delay_bound_seconds(route["retry"], n) for n in range(1, attempts))
     return float(attempts * timeout_seconds + waits)
 
 
-def stage_worst_case_seconds(stage: dict[str, Any], timeout_seconds: float, max_concurrency: int) -> float:
+def stage_worst_case_seconds(stage: Stage, timeout_seconds: float, max_concurrency: int) -> float:
     slowest = max(probe_worst_case_seconds(route, timeout_seconds) for route in stage["routes"])
     batches = math.ceil(len(stage["routes"]) / max_concurrency)
     per_round = batches * slowest
     return float(stage["rounds"] * per_round + (stage["rounds"] - 1) * stage["intervalSeconds"])
 
 
-def worst_case_seconds(suite_document: dict[str, Any]) -> float:
+def worst_case_seconds(suite_document: SuiteDocument) -> float:
     """Upper bound of a normalized suite's run time: request timeouts plus every wait."""
     timeout = suite_document["target"]["timeoutSeconds"]
     concurrency = suite_document["maxConcurrency"]

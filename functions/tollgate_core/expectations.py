@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tollgate_core.contracts import Expectations, StatusPattern
+
 MAX_REASON_CHARS = 160
 
 
@@ -24,7 +26,7 @@ class HttpResponse:
         return self.body.decode("utf-8", errors="replace")
 
 
-def failed_expectations(expect: dict[str, Any], response: HttpResponse) -> list[str]:
+def failed_expectations(expect: Expectations, response: HttpResponse) -> list[str]:
     """Reasons for every expectation the response does not meet; empty when it meets them all."""
     reasons = [
         _status_reason(expect["status"], response.status_code),
@@ -37,7 +39,7 @@ def failed_expectations(expect: dict[str, Any], response: HttpResponse) -> list[
     return [reason for reason in reasons if reason]
 
 
-def status_matches(patterns: list[str | int], status_code: int) -> bool:
+def status_matches(patterns: list[StatusPattern], status_code: int) -> bool:
     for pattern in patterns:
         if isinstance(pattern, int) and pattern == status_code:
             return True
@@ -46,7 +48,7 @@ def status_matches(patterns: list[str | int], status_code: int) -> bool:
     return False
 
 
-def _status_reason(patterns: list[str | int], status_code: int) -> str | None:
+def _status_reason(patterns: list[StatusPattern], status_code: int) -> str | None:
     if status_matches(patterns, status_code):
         return None
     expected = ", ".join(str(pattern) for pattern in patterns)

@@ -6,13 +6,13 @@ import json
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
 from urllib3.exceptions import InsecureRequestWarning
 
+from tollgate_core.contracts import Route, Target
 from tollgate_core.expectations import HttpResponse
 from tollgate_core.secrets import SecretResolver, resolve_headers
 from tollgate_core.settings import DEFAULT_BODY_CAP_BYTES
@@ -37,7 +37,7 @@ class HttpRequest:
     redirect_hosts: frozenset[str]  # hosts a followed redirect may reach: the target's own and those allowed
 
 
-def build_request(route: dict[str, Any], target: dict[str, Any], secrets: SecretResolver | None = None) -> HttpRequest:
+def build_request(route: Route, target: Target, secrets: SecretResolver | None = None) -> HttpRequest:
     """The request for one attempt; header references are resolved here, at call time."""
     headers = resolve_headers({**target["headers"], **route["headers"]}, secrets)
     body = route["body"]

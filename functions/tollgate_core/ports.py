@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-RECORDED, ALREADY_COMPLETED = "recorded", "already-completed"
+from tollgate_core.contracts import ExecutionInput, HookStatus, StatusDelivery
 
 
 @dataclass(frozen=True)
@@ -17,8 +17,8 @@ class HookIds:
 
 
 class StatusReporter(Protocol):
-    def report(self, hook: HookIds, status: str) -> str:
-        """Send Succeeded or Failed; return RECORDED, or ALREADY_COMPLETED when a status was already in."""
+    def report(self, hook: HookIds, status: HookStatus) -> StatusDelivery:
+        """Send Succeeded or Failed; say whether it was recorded or a status was already in."""
         ...
 
 
@@ -31,6 +31,20 @@ class ValidationAlreadyStarted(Exception):
 
 
 class WorkflowStarter(Protocol):
-    def start(self, name: str, document: dict[str, Any]) -> str:
+    def start(self, name: str, document: ExecutionInput) -> str:
         """Start the validation workflow; return the execution ARN or raise ValidationAlreadyStarted."""
+        ...
+
+
+@dataclass(frozen=True)
+class ExecutionFailure:
+    """Why an execution ended without success, in Step Functions' own words."""
+
+    error: str | None
+    cause: str | None
+
+
+class ExecutionDescriber(Protocol):
+    def failure(self, execution_arn: str) -> ExecutionFailure | None:
+        """The error and cause an ended execution recorded, or None when it recorded neither."""
         ...

@@ -7,10 +7,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from tollgate_core.backoff import jittered_delay_seconds
+from tollgate_core.contracts import ProbeResult, Route, Target
 from tollgate_core.expectations import failed_expectations, join_reasons
 from tollgate_core.http_attempt import RequestFailed, build_request, send
 from tollgate_core.secrets import SecretResolver, SecretUnavailable
 from tollgate_core.settings import DEFAULT_BODY_CAP_BYTES
+
+
+class MalformedProbeEvent(ValueError):
+    """The Map iteration's state is not a probe event; the message names the field and the problem."""
 
 
 @dataclass(frozen=True)
@@ -18,21 +23,35 @@ class ProbeRequest:
     """What the workflow asks of the probe: one attempt of one route in one round."""
 
     stage: str
-    route: dict[str, Any]
-    target: dict[str, Any]
+    route: Route
+    target: Target
     round: int
     attempt: int
 
     @classmethod
-    def from_event(cls, event: dict[str, Any]) -> ProbeRequest:
+    def from_event(cls, event: Any) -> ProbeRequest:
         """From the Map iteration's state: the previous attempt's result counts the attempts made so far."""
+        document = _object(event, "(event)")
+        probe = _object(_field(document, "probe"), "probe")
+        previous = _object(_field(probe, "result", "probe."), "probe.result")
         return cls(
-            stage=str(event["stage"]),
-            route=event["route"],
-            target=event["target"],
-            round=int(event["round"]),
-            attempt=int(event["probe"]["result"]["attempts"]) + 1,
+            stage=_typed(document, "stage", str),
+            route=_route(_field(document, "route")),
+            target=_target(_field(document, "target")),
+            round=_typed(document, "round", int),
+            attempt=_typed(previous, "attempts", int, "probe.result.") + 1,
         )
+
+
+def probe_event(
+    event: Any, body_cap_bytes: int = DEFAULT_BODY_CAP_BYTES, secrets: SecretResolver | None = None
+) -> ProbeResult:
+    """The probe function's answer to any event: an attempt's result, or a failed final one naming the bad field."""
+    try:
+        request = ProbeRequest.from_event(event)
+    except MalformedProbeEvent as malformed:
+        return malformed_event_result(event, str(malformed))
+    return probe_attempt(request, body_cap_bytes, secrets=secrets)
 
 
 def probe_attempt(
@@ -40,7 +59,7 @@ def probe_attempt(
     body_cap_bytes: int = DEFAULT_BODY_CAP_BYTES,
     rng: random.Random | None = None,
     secrets: SecretResolver | None = None,
-) -> dict[str, Any]:
+) -> ProbeResult:
     """Run one attempt and return the compact result the workflow carries.
 
     `final` tells the workflow to stop retrying: the attempt passed or it was the route's last.
@@ -68,3 +87,88 @@ def probe_attempt(
         "final": final,
         "retryInSeconds": 0 if final else jittered_delay_seconds(retry, request.attempt, rng),
     }
+
+
+def malformed_event_result(event: Any, problem: str) -> ProbeResult:
+    """A failed, final probe: retrying the same event cannot help. Names what it can read of the event."""
+    document = event if isinstance(event, dict) else {}
+    route = document.get("route")
+    return {
+        "stage": str(document.get("stage", "?")),
+        "route": str(route.get("name", "?")) if isinstance(route, dict) else "?",
+        "round": document["round"] if isinstance(document.get("round"), int) else 0,
+        "attempts": 1,
+        "ok": False,
+        "statusCode": None,
+        "latencyMs": None,
+        "reason": join_reasons([f"malformed probe event: {problem}"]),
+        "final": True,
+        "retryInSeconds": 0,
+    }
+
+
+# The fields the probe reads, by the type it needs; the suite's validation guarantees the rest.
+_ROUTE_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "name": str,
+    "path": str,
+    "method": str,
+    "headers": dict,
+    "followRedirects": bool,
+    "retry": dict,
+    "expect": dict,
+}
+_RETRY_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "maxAttempts": int,
+    "intervalSeconds": (int, float),
+    "backoffRate": (int, float),
+}
+_TARGET_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "baseUrl": str,
+    "headers": dict,
+    "timeoutSeconds": (int, float),
+    "verifyTls": bool,
+}
+
+
+def _route(value: Any) -> Route:
+    route = _object(value, "route")
+    _check_fields(route, _ROUTE_FIELDS, "route.")
+    _field(route, "body", "route.")  # any JSON value, null included
+    _check_fields(route["retry"], _RETRY_FIELDS, "route.retry.")
+    if not isinstance(route["expect"].get("status"), list):
+        raise MalformedProbeEvent("route.expect.status: missing or not a list")
+    checked: Route = route  # type: ignore[assignment] # its fields were checked above
+    return checked
+
+
+def _target(value: Any) -> Target:
+    target = _object(value, "target")
+    _check_fields(target, _TARGET_FIELDS, "target.")
+    checked: Target = target  # type: ignore[assignment] # its fields were checked above
+    return checked
+
+
+def _check_fields(document: dict[str, Any], fields: dict[str, type | tuple[type, ...]], prefix: str) -> None:
+    for name, kind in fields.items():
+        _typed(document, name, kind, prefix)
+
+
+def _object(value: Any, field: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise MalformedProbeEvent(f"{field}: expected an object, got {type(value).__name__}")
+    return value
+
+
+def _field(document: dict[str, Any], name: str, prefix: str = "") -> Any:
+    if name not in document:
+        raise MalformedProbeEvent(f"{prefix}{name}: missing")
+    return document[name]
+
+
+def _typed(document: dict[str, Any], name: str, kind: Any, prefix: str = "") -> Any:
+    value = _field(document, name, prefix)
+    # bool is an int in Python, but never a count or a number of seconds here.
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        expected = kind.__name__ if isinstance(kind, type) else "a number"
+        raise MalformedProbeEvent(f"{prefix}{name}: expected {expected}, got {type(value).__name__}")
+    return value

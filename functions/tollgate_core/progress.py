@@ -6,29 +6,30 @@ from it. It holds per-route aggregates, never every attempt, so it stays small f
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from tollgate_core.contracts import (
+    LatencyAggregate,
+    NextStep,
+    ProbeResult,
+    Progress,
+    RouteProgress,
+    Stage,
+    StageProgress,
+    StageStatus,
+)
 
-if TYPE_CHECKING:
-    from tollgate_core.suite import Suite
 
-RUNNING, PASSED, FAILED = "running", "passed", "failed"
-PENDING, SKIPPED = "pending", "skipped"
-# What the workflow does next; the state machine's "Next step?" choice reads it.
-NEXT_STAGE, NEXT_ROUND, REPORT = "next-stage", "next-round", "report"
-
-
-def initial_progress(suite: Suite) -> dict[str, Any]:
+def initial_progress(stages: list[Stage]) -> Progress:
     return {
         "stageIndex": 0,
         "round": 1,
-        "next": NEXT_STAGE,
+        "next": NextStep.NEXT_STAGE,
         "waitSeconds": 0,
-        "outcome": RUNNING,
+        "outcome": StageStatus.RUNNING,
         "reason": None,
         "stages": [
             {
                 "name": stage["name"],
-                "status": PENDING,
+                "status": StageStatus.PENDING,
                 "rounds": stage["rounds"],
                 "intervalSeconds": stage["intervalSeconds"],
                 "maxFailedProbes": stage["maxFailedProbes"],
@@ -37,12 +38,12 @@ def initial_progress(suite: Suite) -> dict[str, Any]:
                 "failedProbes": 0,
                 "routes": [],
             }
-            for stage in suite.stages
+            for stage in stages
         ],
     }
 
 
-def tally_round(progress: dict[str, Any], results: list[dict[str, Any]]) -> dict[str, Any]:
+def tally_round(progress: Progress, results: list[ProbeResult]) -> Progress:
     """Fold one round's probe results into the progress and decide what comes next.
 
     Fail fast: once a stage has more failed probes than it allows, no further round or stage runs.
@@ -50,32 +51,32 @@ def tally_round(progress: dict[str, Any], results: list[dict[str, Any]]) -> dict
     index = progress["stageIndex"]
     stage = _record_round(progress["stages"][index], results)
     stages = [*progress["stages"][:index], stage, *progress["stages"][index + 1 :]]
-    advanced = {**progress, "stages": stages, "waitSeconds": 0}
+    advanced: Progress = {**progress, "stages": stages, "waitSeconds": 0}
     if stage["failedProbes"] > stage["maxFailedProbes"]:
-        return _finish(advanced, index, FAILED, _over_budget_reason(stage, results))
+        return _finish(advanced, index, _over_budget_reason(stage, results))
     if stage["roundsRun"] < stage["rounds"]:
         return {
             **advanced,
             "round": stage["roundsRun"] + 1,
-            "next": NEXT_ROUND,
+            "next": NextStep.NEXT_ROUND,
             "waitSeconds": stage["intervalSeconds"],
         }
     if stage["failedProbes"] == stage["probes"]:
-        return _finish(advanced, index, FAILED, f"stage '{stage['name']}': no probe passed")
-    stages[index] = {**stage, "status": PASSED}
+        return _finish(advanced, index, f"stage '{stage['name']}': no probe passed")
+    stages[index] = {**stage, "status": StageStatus.PASSED}
     if index + 1 < len(stages):
-        return {**advanced, "stageIndex": index + 1, "round": 1, "next": NEXT_STAGE}
-    return {**advanced, "next": REPORT, "outcome": PASSED}
+        return {**advanced, "stageIndex": index + 1, "round": 1, "next": NextStep.NEXT_STAGE}
+    return {**advanced, "next": NextStep.REPORT, "outcome": StageStatus.PASSED}
 
 
-def _record_round(stage: dict[str, Any], results: list[dict[str, Any]]) -> dict[str, Any]:
-    routes = {route["route"]: dict(route) for route in stage["routes"]}
+def _record_round(stage: StageProgress, results: list[ProbeResult]) -> StageProgress:
+    routes = {route["route"]: route for route in stage["routes"]}
     for result in results:
         routes[result["route"]] = _record_probe(routes.get(result["route"]), result)
     failed = sum(1 for result in results if not result["ok"])
     return {
         **stage,
-        "status": RUNNING,
+        "status": StageStatus.RUNNING,
         "roundsRun": stage["roundsRun"] + 1,
         "probes": stage["probes"] + len(results),
         "failedProbes": stage["failedProbes"] + failed,
@@ -83,7 +84,7 @@ def _record_round(stage: dict[str, Any], results: list[dict[str, Any]]) -> dict[
     }
 
 
-def _record_probe(route: dict[str, Any] | None, result: dict[str, Any]) -> dict[str, Any]:
+def _record_probe(route: RouteProgress | None, result: ProbeResult) -> RouteProgress:
     route = route or {
         "route": result["route"],
         "probes": 0,
@@ -92,30 +93,30 @@ def _record_probe(route: dict[str, Any] | None, result: dict[str, Any]) -> dict[
         "latencyMs": None,
         "lastReason": None,
     }
-    latency = route["latencyMs"]
-    measured = result.get("latencyMs")
-    if measured is not None:
-        latency = (
-            {"min": measured, "max": measured, "sum": measured, "count": 1}
-            if latency is None
-            else {
-                "min": min(latency["min"], measured),
-                "max": max(latency["max"], measured),
-                "sum": round(latency["sum"] + measured, 1),
-                "count": latency["count"] + 1,
-            }
-        )
     return {
         **route,
         "probes": route["probes"] + 1,
         "failed": route["failed"] + (0 if result["ok"] else 1),
         "attempts": route["attempts"] + int(result.get("attempts") or 1),
-        "latencyMs": latency,
+        "latencyMs": _record_latency(route["latencyMs"], result.get("latencyMs")),
         "lastReason": result.get("reason") or route["lastReason"],
     }
 
 
-def _over_budget_reason(stage: dict[str, Any], results: list[dict[str, Any]]) -> str:
+def _record_latency(latency: LatencyAggregate | None, measured: float | None) -> LatencyAggregate | None:
+    if measured is None:
+        return latency
+    if latency is None:
+        return {"min": measured, "max": measured, "sum": measured, "count": 1}
+    return {
+        "min": min(latency["min"], measured),
+        "max": max(latency["max"], measured),
+        "sum": round(latency["sum"] + measured, 1),
+        "count": latency["count"] + 1,
+    }
+
+
+def _over_budget_reason(stage: StageProgress, results: list[ProbeResult]) -> str:
     reason = f"stage '{stage['name']}': {stage['failedProbes']} failed probes, budget {stage['maxFailedProbes']}"
     first = next((result for result in results if not result["ok"]), None)
     if first:
@@ -123,9 +124,14 @@ def _over_budget_reason(stage: dict[str, Any], results: list[dict[str, Any]]) ->
     return reason
 
 
-def _finish(progress: dict[str, Any], failed_index: int, outcome: str, reason: str) -> dict[str, Any]:
-    stages = [
-        {**stage, "status": FAILED if i == failed_index else (SKIPPED if i > failed_index else stage["status"])}
-        for i, stage in enumerate(progress["stages"])
+def _finish(progress: Progress, failed_index: int, reason: str) -> Progress:
+    stages: list[StageProgress] = [
+        {**stage, "status": _status_after_failure(stage, i, failed_index)} for i, stage in enumerate(progress["stages"])
     ]
-    return {**progress, "stages": stages, "next": REPORT, "outcome": outcome, "reason": reason}
+    return {**progress, "stages": stages, "next": NextStep.REPORT, "outcome": StageStatus.FAILED, "reason": reason}
+
+
+def _status_after_failure(stage: StageProgress, index: int, failed_index: int) -> StageStatus:
+    if index == failed_index:
+        return StageStatus.FAILED
+    return StageStatus.SKIPPED if index > failed_index else stage["status"]

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from tollgate_core.budget import DEFAULT_HOOK_BUDGET_SECONDS, worst_case_seconds
+from tollgate_core.contracts import Expectations, Route, Stage, SuiteDocument, Target
+from tollgate_core.payload_size import payload_problems
 from tollgate_core.secrets import plain_secret_problems
 
 SUITE_VERSION = 1
@@ -49,17 +51,15 @@ class Suite:
     The document is what the workflow carries, so the console shows exactly what was checked.
     """
 
-    document: dict[str, Any]
+    document: SuiteDocument
 
     @property
-    def stages(self) -> list[dict[str, Any]]:
-        stages: list[dict[str, Any]] = self.document["stages"]
-        return stages
+    def stages(self) -> list[Stage]:
+        return self.document["stages"]
 
     @property
-    def target(self) -> dict[str, Any]:
-        target: dict[str, Any] = self.document["target"]
-        return target
+    def target(self) -> Target:
+        return self.document["target"]
 
     def with_base_url(self, base_url: str | None) -> Suite:
         """The same suite aimed at another listener (TARGET_BASE_URL, --target)."""
@@ -68,7 +68,7 @@ class Suite:
         problem = _base_url_problem(base_url)
         if problem:
             raise SuiteError([f"target base URL override {base_url!r}: {problem}"])
-        document = {**self.document, "target": {**self.target, "baseUrl": base_url.rstrip("/")}}
+        document: SuiteDocument = {**self.document, "target": {**self.target, "baseUrl": base_url.rstrip("/")}}
         return Suite(document)
 
 
@@ -77,15 +77,28 @@ def load_suite(path: str | Path, budget_seconds: float = DEFAULT_HOOK_BUDGET_SEC
     import yaml  # here, not at import: the hook's cold start pays only for what it uses
 
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise SuiteError([f"cannot read the file: {error.strerror}"], source) from None
+    text = _read_text(Path(path), source)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise SuiteError([f"not valid YAML or JSON: {error}"], source) from None
+    if data is None:
+        raise SuiteError(["the file holds no suite: it is empty or only comments"], source)
     return parse_suite(data, budget_seconds, source)
+
+
+def _read_text(path: Path, source: str) -> str:
+    try:
+        content = path.read_bytes()
+    except OSError as error:
+        raise SuiteError([f"cannot read the file: {error.strerror}"], source) from None
+    if not content.strip():
+        raise SuiteError(["the file is empty"], source)
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError as error:
+        problem = f"not UTF-8 text (byte 0x{content[error.start]:02x} at offset {error.start}); a suite is YAML or JSON"
+        raise SuiteError([problem], source) from None
 
 
 def parse_suite(data: Any, budget_seconds: float = DEFAULT_HOOK_BUDGET_SECONDS, source: str = "suite") -> Suite:
@@ -141,9 +154,10 @@ def _describe(error: Any) -> str:
     return str(error.message)
 
 
-def _normalize(data: dict[str, Any]) -> dict[str, Any]:
+def _normalize(data: dict[str, Any]) -> SuiteDocument:
+    """The user's document, schema-checked, with every default filled in: the workflow's typed suite."""
     suite_retry = {**DEFAULT_RETRY, **data.get("retry", {})}
-    return {
+    document = {
         "version": SUITE_VERSION,
         "target": {**DEFAULT_TARGET, **data["target"], "baseUrl": data["target"]["baseUrl"].rstrip("/")},
         "retry": suite_retry,
@@ -157,6 +171,7 @@ def _normalize(data: dict[str, Any]) -> dict[str, Any]:
             for stage in data["stages"]
         ],
     }
+    return cast(SuiteDocument, document)
 
 
 def _normalize_route(route: dict[str, Any], suite_retry: dict[str, Any]) -> dict[str, Any]:
@@ -171,7 +186,7 @@ def _normalize_route(route: dict[str, Any], suite_retry: dict[str, Any]) -> dict
     }
 
 
-def _semantic_problems(document: dict[str, Any], budget_seconds: float) -> list[str]:
+def _semantic_problems(document: SuiteDocument, budget_seconds: float) -> list[str]:
     problems: list[str] = []
     base_url_problem = _base_url_problem(document["target"]["baseUrl"])
     if base_url_problem:
@@ -190,7 +205,7 @@ def _semantic_problems(document: dict[str, Any], budget_seconds: float) -> list[
             problems += plain_secret_problems(route["headers"], f"stages[{s}].routes[{r}].headers")
             problems += _expectation_problems(route["expect"], f"stages[{s}].routes[{r}].expect")
     if not problems:
-        problems += _budget_problems(document, budget_seconds)
+        problems += _budget_problems(document, budget_seconds) + payload_problems(document)
     return problems
 
 
@@ -207,7 +222,7 @@ def _base_url_problem(base_url: str) -> str | None:
     return None
 
 
-def _duplicate_names(items: list[dict[str, Any]], field: str) -> list[str]:
+def _duplicate_names(items: list[Stage] | list[Route], field: str) -> list[str]:
     seen: set[str] = set()
     problems = []
     for index, item in enumerate(items):
@@ -217,7 +232,7 @@ def _duplicate_names(items: list[dict[str, Any]], field: str) -> list[str]:
     return problems
 
 
-def _expectation_problems(expect: dict[str, Any], field: str) -> list[str]:
+def _expectation_problems(expect: Expectations, field: str) -> list[str]:
     problems = []
     if "bodyMatches" in expect:
         try:
@@ -244,7 +259,7 @@ def jsonpath_problem(expression: str) -> str | None:
     return None
 
 
-def _budget_problems(document: dict[str, Any], budget_seconds: float) -> list[str]:
+def _budget_problems(document: SuiteDocument, budget_seconds: float) -> list[str]:
     worst = worst_case_seconds(document)
     if worst <= budget_seconds:
         return []

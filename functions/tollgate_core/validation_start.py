@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from tollgate_core.contracts import ExecutionInput, HookStatus
 from tollgate_core.execution_name import execution_name
 from tollgate_core.observability import logger
 from tollgate_core.ports import HookIds, StatusReporter, ValidationAlreadyStarted, WorkflowStarter
 from tollgate_core.progress import initial_progress
 from tollgate_core.settings import HookSettings
 from tollgate_core.suite import Suite, SuiteError, load_suite
-from tollgate_core.verdict import FAILED
 
 
 class ValidationNotStarted(Exception):
@@ -25,7 +24,7 @@ class StartedValidation:
     already_started: bool
 
 
-def workflow_input(hook: HookIds, lifecycle_event: str, suite: Suite) -> dict[str, Any]:
+def workflow_input(hook: HookIds, lifecycle_event: str, suite: Suite) -> ExecutionInput:
     """The execution input: everything the console needs to show exactly what was checked."""
     return {
         "deployment": {
@@ -34,7 +33,7 @@ def workflow_input(hook: HookIds, lifecycle_event: str, suite: Suite) -> dict[st
             "lifecycleEvent": lifecycle_event,
         },
         "suite": suite.document,
-        "validation": {"progress": initial_progress(suite)},
+        "validation": {"progress": initial_progress(suite.stages)},
         "error": None,
     }
 
@@ -66,5 +65,5 @@ def start_validation(
 
 def _fail_hook(hook: HookIds, reporter: StatusReporter, reason: str) -> None:
     logger.error("reporting Failed: no validation can run", extra={"reason": reason})
-    outcome = reporter.report(hook, FAILED)
-    logger.info("CodeDeploy status sent", extra={"status": FAILED, "outcome": outcome})
+    outcome = reporter.report(hook, HookStatus.FAILED)
+    logger.info("CodeDeploy status sent", extra={"status": HookStatus.FAILED, "outcome": outcome})

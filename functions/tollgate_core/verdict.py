@@ -3,71 +3,85 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from tollgate_core.progress import PASSED, PENDING, RUNNING, SKIPPED
-
-SUCCEEDED, FAILED = "Succeeded", "Failed"
+from tollgate_core.contracts import (
+    Deployment,
+    HookStatus,
+    LambdaError,
+    Progress,
+    RouteProgress,
+    RouteSummary,
+    StageProgress,
+    StageStatus,
+    StageSummary,
+    TargetSummary,
+    ValidationSummary,
+)
 
 
 @dataclass(frozen=True)
 class Verdict:
-    status: str  # what PutLifecycleEventHookExecutionStatus takes: Succeeded or Failed
+    status: HookStatus  # what PutLifecycleEventHookExecutionStatus takes: Succeeded or Failed
     reason: str | None
 
 
-def decide(progress: dict[str, Any] | None, error: dict[str, Any] | None) -> Verdict:
+def decide(progress: Progress | None, error: LambdaError | None) -> Verdict:
     """Succeeded only when every stage passed and something was measured; anything else fails."""
     try:
         return _decide(progress, error)
     except (KeyError, TypeError, AttributeError, ValueError) as unreadable:
         # Our own bug or a corrupted state must still end in a report, and never in a pass.
-        return Verdict(FAILED, f"the validation progress is unreadable: {type(unreadable).__name__}: {unreadable}")
+        return Verdict(
+            HookStatus.FAILED, f"the validation progress is unreadable: {type(unreadable).__name__}: {unreadable}"
+        )
 
 
-def _decide(progress: dict[str, Any] | None, error: dict[str, Any] | None) -> Verdict:
+def _decide(progress: Progress | None, error: LambdaError | None) -> Verdict:
     if error:
-        return Verdict(FAILED, workflow_error_reason(error))
+        return Verdict(HookStatus.FAILED, workflow_error_reason(error))
     if not progress:
-        return Verdict(FAILED, "the workflow carried no validation progress")
-    if progress.get("outcome") != PASSED:
-        return Verdict(FAILED, progress.get("reason") or "the validation did not finish")
-    unfinished = [stage["name"] for stage in progress["stages"] if stage["status"] != PASSED]
+        return Verdict(HookStatus.FAILED, "the workflow carried no validation progress")
+    if progress.get("outcome") != StageStatus.PASSED:
+        return Verdict(HookStatus.FAILED, progress.get("reason") or "the validation did not finish")
+    unfinished = [stage["name"] for stage in progress["stages"] if stage["status"] != StageStatus.PASSED]
     if unfinished:
-        return Verdict(FAILED, f"stages did not pass: {', '.join(unfinished)}")
+        return Verdict(HookStatus.FAILED, f"stages did not pass: {', '.join(unfinished)}")
     passed = sum(stage["probes"] - stage["failedProbes"] for stage in progress["stages"])
     if passed == 0:
-        return Verdict(FAILED, "no probe passed: nothing was measured")
-    return Verdict(SUCCEEDED, None)
+        return Verdict(HookStatus.FAILED, "no probe passed: nothing was measured")
+    return Verdict(HookStatus.SUCCEEDED, None)
 
 
-def workflow_error_reason(error: dict[str, Any]) -> str:
+def workflow_error_reason(error: LambdaError) -> str:
     cause = str(error.get("Cause") or "")[:200]
     return f"workflow error {error.get('Error', 'unknown')}: {cause}".rstrip(": ")
 
 
 def summarize(
-    deployment: dict[str, Any],
-    progress: dict[str, Any] | None,
+    deployment: Deployment,
+    progress: Progress | None,
     verdict: Verdict,
-    target: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    target: TargetSummary | None = None,
+) -> ValidationSummary:
     """The execution's output: the verdict, per stage and per route, readable in the console."""
-    summary = {"status": verdict.status, "reason": verdict.reason, "deployment": deployment, "target": target}
+    summary: ValidationSummary = {
+        "status": verdict.status,
+        "reason": verdict.reason,
+        "deployment": deployment,
+        "target": target,
+        "stages": [],
+    }
     try:
-        stages = [_stage_summary(stage) for stage in (progress or {}).get("stages", [])]
+        stages = [_stage_summary(stage) for stage in (progress["stages"] if progress and "stages" in progress else [])]
     except (KeyError, TypeError, AttributeError, ValueError, ZeroDivisionError):
-        return {**summary, "stages": [], "summaryError": "the validation progress is unreadable"}
+        return {**summary, "summaryError": "the validation progress is unreadable"}
     return {**summary, "stages": stages}
 
 
-def _stage_summary(stage: dict[str, Any]) -> dict[str, Any]:
-    status = SKIPPED if stage["status"] in (PENDING, RUNNING) and stage["roundsRun"] == 0 else stage["status"]
-    if status == RUNNING:
-        status = "interrupted"
+def _stage_summary(stage: StageProgress) -> StageSummary:
     return {
         "name": stage["name"],
-        "status": status,
+        "status": _summary_status(stage),
         "roundsRun": stage["roundsRun"],
         "probes": stage["probes"],
         "failedProbes": stage["failedProbes"],
@@ -76,7 +90,15 @@ def _stage_summary(stage: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _route_summary(route: dict[str, Any]) -> dict[str, Any]:
+def _summary_status(stage: StageProgress) -> StageStatus:
+    if stage["status"] in (StageStatus.PENDING, StageStatus.RUNNING) and stage["roundsRun"] == 0:
+        return StageStatus.SKIPPED
+    if stage["status"] == StageStatus.RUNNING:
+        return StageStatus.INTERRUPTED
+    return StageStatus(stage["status"])
+
+
+def _route_summary(route: RouteProgress) -> RouteSummary:
     latency = route["latencyMs"]
     return {
         "route": route["route"],

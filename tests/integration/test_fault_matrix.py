@@ -23,6 +23,7 @@ from tests.support.target import Behaviour, TargetService, closed_port_url
 from tests.support.tls import self_signed_server_context
 from tollgate.engine.engine import LocalEngine
 from tollgate.local_run import run_validation
+from tollgate_core.contracts import ReportRequest
 from tollgate_core.ports import HookIds
 from tollgate_core.probing import ProbeRequest, probe_attempt
 from tollgate_core.progress import initial_progress, tally_round
@@ -62,7 +63,7 @@ class Harness:
             LIFECYCLE_EVENT,
             timeout_seconds=self.deadline_seconds,
         )
-        reason = (outcome.summary or {}).get("reason") or (outcome.hook_error or {}).get("errorMessage")
+        reason = outcome.summary["reason"] if outcome.summary else (outcome.hook_error or {}).get("errorMessage")
         return Observed(outcome.reported_status, outcome.status_calls, reason)
 
     def start_hook(self, document: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -168,8 +169,17 @@ def unknown_host(h: Harness) -> Observed:
     finally:
         socket.getaddrinfo = original
     codedeploy = RecordingStatusReporter()
-    deployment = {"deploymentId": "d-1", "lifecycleEventHookExecutionId": "h-1"}
-    summary = report_validation(deployment, tally_round(initial_progress(suite), [result]), None, codedeploy)
+    request: ReportRequest = {
+        "deployment": {
+            "deploymentId": "d-1",
+            "lifecycleEventHookExecutionId": "h-1",
+            "lifecycleEvent": LIFECYCLE_EVENT,
+        },
+        "target": {"baseUrl": suite.target["baseUrl"], "verifyTls": True},
+        "progress": tally_round(initial_progress(suite.stages), [result]),
+        "error": None,
+    }
+    summary = report_validation(request, codedeploy)
     return Observed(codedeploy.statuses[HookIds("d-1", "h-1")], [s for _, s in codedeploy.calls], summary["reason"])
 
 

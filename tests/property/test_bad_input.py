@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,13 +19,13 @@ from hypothesis import strategies as st
 from tests.support.fakes import RecordingStarter, RecordingStatusReporter
 from tests.support.suites import route, stage, suite_document
 from tests.support.target import Behaviour, TargetService
+from tollgate_core.contracts import ExecutionInput, HookStatus, ReportRequest
 from tollgate_core.ports import HookIds
-from tollgate_core.probing import ProbeRequest, probe_attempt
+from tollgate_core.probing import ProbeRequest, probe_attempt, probe_event
 from tollgate_core.reporting import report_validation
 from tollgate_core.settings import HookSettings
 from tollgate_core.suite import Suite, SuiteError, parse_suite
 from tollgate_core.validation_start import ValidationNotStarted, start_validation
-from tollgate_core.verdict import FAILED, SUCCEEDED
 
 CASES = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -130,13 +131,13 @@ def test_a_hook_with_ids_always_starts_a_validation_or_reports_failed(
     try:
         started = start_validation(hook, settings_, starter, reporter)
     except ValidationNotStarted:
-        assert reporter.statuses == {hook: FAILED}
+        assert reporter.statuses == {hook: HookStatus.FAILED}
         return
     assert started.execution_name in starter.started
     assert reporter.calls == []
 
 
-def _refuse(name: str, document: dict[str, Any]) -> str:
+def _refuse(name: str, document: ExecutionInput) -> str:
     raise RuntimeError("StartExecution refused")
 
 
@@ -173,11 +174,13 @@ def test_the_reporter_sends_exactly_one_status_whatever_progress_it_gets(
     reporter = RecordingStatusReporter()
     deployment = {"deploymentId": hook.deployment_id, "lifecycleEventHookExecutionId": hook.hook_execution_id}
 
-    summary = report_validation(deployment, progress, error, reporter)
+    summary = report_validation(
+        cast(ReportRequest, {"deployment": deployment, "progress": progress, "error": error}), reporter
+    )
 
     assert [status for _, status in reporter.calls] == [summary["status"]]
-    assert summary["status"] in (SUCCEEDED, FAILED)
-    if summary["status"] == SUCCEEDED:
+    assert summary["status"] in (HookStatus.SUCCEEDED, HookStatus.FAILED)
+    if summary["status"] == HookStatus.SUCCEEDED:
         assert not error
         assert progress["outcome"] == "passed"
     json.dumps(summary)
@@ -246,10 +249,74 @@ def test_any_valid_probe_input_gives_a_structured_result(
     assert result["final"] or result["retryInSeconds"] >= 0
 
 
+# Every field the probe reads, with a value of a type it cannot use (None where any JSON value would do).
+PROBE_EVENT_FIELDS: dict[str, Any] = {
+    "stage": 7,
+    "round": "1",
+    "probe": [],
+    "probe.result": "x",
+    "probe.result.attempts": True,
+    "route": "health",
+    "route.name": 1,
+    "route.path": None,
+    "route.method": ["GET"],
+    "route.headers": "Accept: */*",
+    "route.body": None,
+    "route.followRedirects": "no",
+    "route.retry": 3,
+    "route.retry.maxAttempts": 2.5,
+    "route.retry.intervalSeconds": "1",
+    "route.retry.backoffRate": None,
+    "route.expect": [],
+    "route.expect.status": "2xx",
+    "target": None,
+    "target.baseUrl": {"url": "http://x"},
+    "target.headers": [],
+    "target.timeoutSeconds": "2",
+    "target.verifyTls": 1,
+}
+
+
+def valid_probe_event() -> dict[str, Any]:
+    suite = parse_suite(suite_document(stage("smoke", route("health"))))
+    return {
+        "stage": "smoke",
+        "round": 1,
+        "route": suite.stages[0]["routes"][0],
+        "target": suite.target,
+        "probe": {"result": {"attempts": 0}},
+    }
+
+
+@CASES
+@given(field=st.sampled_from(sorted(PROBE_EVENT_FIELDS)), remove=st.booleans())
+def test_a_probe_event_with_one_bad_field_is_a_failed_probe_naming_the_field(field: str, remove: bool) -> None:
+    # Given a probe event with one field missing, or of a type the probe cannot use
+    event = valid_probe_event()
+    *parents, name = field.split(".")
+    container = event
+    for parent in parents:
+        container = container[parent]
+    if remove or field == "route.body":
+        del container[name]
+    else:
+        container[name] = PROBE_EVENT_FIELDS[field]
+
+    # When the probe gets it
+    result = probe_event(event)
+
+    # Then the probe is a failed, final one whose reason names that field, and nothing was sent
+    assert (result["ok"], result["final"], result["statusCode"]) == (False, True, None)
+    assert result["reason"] is not None
+    assert result["reason"].startswith(f"malformed probe event: {field}: ")
+
+
 @CASES
 @given(event=json_values)
-def test_a_malformed_probe_event_is_a_clear_error(event: Any) -> None:
-    try:
-        ProbeRequest.from_event(event)
-    except (KeyError, TypeError, ValueError):
-        return
+def test_any_malformed_probe_event_is_a_failed_probe_naming_a_field(event: Any) -> None:
+    result = probe_event(event)
+
+    assert (result["ok"], result["final"]) == (False, True)
+    assert result["reason"] is not None
+    assert re.match(r"malformed probe event: [(\w.)]+: (missing|expected )", result["reason"])
+    json.dumps(result)

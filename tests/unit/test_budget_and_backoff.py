@@ -5,9 +5,10 @@ import random
 from tests.support.suites import route, stage, suite_document
 from tollgate_core.backoff import delay_bound_seconds, jittered_delay_seconds
 from tollgate_core.budget import worst_case_seconds
+from tollgate_core.contracts import RetryPolicy
 from tollgate_core.suite import parse_suite
 
-RETRY = {"maxAttempts": 4, "intervalSeconds": 2, "backoffRate": 3.0}
+RETRY: RetryPolicy = {"maxAttempts": 4, "intervalSeconds": 2, "backoffRate": 3.0}
 
 
 def test_backoff_bound_grows_by_the_rate() -> None:

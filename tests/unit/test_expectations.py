@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from requests.structures import CaseInsensitiveDict
 
+from tollgate_core.contracts import Expectations
 from tollgate_core.expectations import HttpResponse, failed_expectations, join_reasons
 
 
@@ -15,7 +16,7 @@ def response(
 
 
 def reasons(expect: dict[str, Any], answer: HttpResponse | None = None) -> list[str]:
-    return failed_expectations({"status": ["2xx"], **expect}, answer or response())
+    return failed_expectations(cast(Expectations, {"status": ["2xx"], **expect}), answer or response())
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from botocore.stub import ANY, Stubber
 from tests.conftest import FakeLambdaContext
 from tests.support.suites import route, stage, suite_document, write_suite
 from tests.support.target import Behaviour, TargetService
-from tollgate_core.aws import CodeDeployStatusReporter, StepFunctionsStarter
+from tollgate_core.aws import CodeDeployStatusReporter, StepFunctionsDescriber, StepFunctionsStarter
 from tollgate_core.execution_name import execution_name
 from tollgate_core.validation_start import ValidationNotStarted
 
@@ -166,10 +166,13 @@ def test_a_hook_event_without_both_ids_is_rejected_without_a_retry(
 
 
 @pytest.fixture
-def reporter_app(monkeypatch: pytest.MonkeyPatch, codedeploy: tuple[Any, Stubber]) -> ModuleType:
+def reporter_app(
+    monkeypatch: pytest.MonkeyPatch, codedeploy: tuple[Any, Stubber], stepfunctions: tuple[Any, Stubber]
+) -> ModuleType:
     app = load_handler("reporter.app", monkeypatch)
-    reporter = CodeDeployStatusReporter(codedeploy[0])
+    reporter, describer = CodeDeployStatusReporter(codedeploy[0]), StepFunctionsDescriber(stepfunctions[0])
     monkeypatch.setattr(app, "_reporter", lambda: reporter)
+    monkeypatch.setattr(app, "_describer", lambda: describer)
     return app
 
 
@@ -244,7 +247,9 @@ def test_an_already_completed_hook_is_success_not_an_error(
     assert summary["codeDeploy"] == "already-completed"
 
 
-def status_change(status: str, execution_input: Any = None) -> dict[str, Any]:
+def status_change(
+    status: str, execution_input: Any = None, error: str | None = "States.Timeout", cause: str | None = None
+) -> dict[str, Any]:
     return {
         "version": "0",
         "id": "e-1",
@@ -258,8 +263,8 @@ def status_change(status: str, execution_input: Any = None) -> dict[str, Any]:
             "executionArn": EXECUTION_ARN,
             "status": status,
             "input": json.dumps(execution_input if execution_input is not None else {"deployment": DEPLOYMENT}),
-            "error": "States.Timeout",
-            "cause": None,
+            "error": error,
+            "cause": cause,
         },
     }
 
@@ -272,7 +277,50 @@ def test_the_safety_net_reports_failed_for_an_execution_that_ended_badly(
 
     summary = reporter_app.handler(status_change(status), lambda_context)
 
-    assert summary["reason"] == f"validation execution ended {status}: States.Timeout"
+    assert summary["reason"] == f"execution {status}: States.Timeout"
+
+
+def test_the_safety_net_reads_the_error_and_cause_from_the_execution_when_the_event_lacks_them(
+    reporter_app: ModuleType,
+    codedeploy: tuple[Any, Stubber],
+    stepfunctions: tuple[Any, Stubber],
+    lambda_context: FakeLambdaContext,
+) -> None:
+    # Given an execution that died on its payload limit, and an event that carries no error or cause
+    cause = "The state/task 'Prepare round' returned a result with a size exceeding the maximum number of bytes"
+    stepfunctions[1].add_response(
+        "describe_execution",
+        {
+            "executionArn": EXECUTION_ARN,
+            "stateMachineArn": STATE_MACHINE_ARN,
+            "status": "FAILED",
+            "startDate": "2026-01-01T00:00:00Z",
+            "error": "States.DataLimitExceeded",
+            "cause": cause,
+        },
+        {"executionArn": EXECUTION_ARN},
+    )
+    expect_status(codedeploy[1], "Failed")
+
+    # When the safety net delivers the event
+    summary = reporter_app.handler(status_change("FAILED", error=None), lambda_context)
+
+    # Then CodeDeploy hears Failed, and the reason is Step Functions' own
+    assert summary["reason"] == f"execution FAILED: States.DataLimitExceeded: {cause}"
+
+
+def test_the_safety_net_reports_without_a_cause_when_the_execution_cannot_be_described(
+    reporter_app: ModuleType,
+    codedeploy: tuple[Any, Stubber],
+    stepfunctions: tuple[Any, Stubber],
+    lambda_context: FakeLambdaContext,
+) -> None:
+    stepfunctions[1].add_client_error("describe_execution", "AccessDeniedException")
+    expect_status(codedeploy[1], "Failed")
+
+    summary = reporter_app.handler(status_change("ABORTED", error=None), lambda_context)
+
+    assert summary["reason"] == "execution ABORTED"
 
 
 def test_the_safety_net_ignores_executions_that_succeeded_or_carry_no_ids(

@@ -11,6 +11,7 @@ import pytest
 
 from tests.support.target import Behaviour, TargetService, closed_port_url
 from tests.support.tls import self_signed_server_context
+from tollgate_core.contracts import ProbeResult
 from tollgate_core.probing import ProbeRequest, probe_attempt
 from tollgate_core.suite import parse_suite
 
@@ -23,7 +24,7 @@ def target() -> Iterator[TargetService]:
 
 def probe(
     base_url: str, route: dict[str, Any], attempt: int = 1, target: dict[str, Any] | None = None, **kwargs: Any
-) -> dict[str, Any]:
+) -> ProbeResult:
     document = {
         "version": 1,
         "target": {"baseUrl": base_url, **(target or {})},
@@ -42,7 +43,7 @@ def test_a_passing_attempt_is_final_and_reports_status_and_latency(target: Targe
     assert result["ok"] is True
     assert result["final"] is True
     assert result["statusCode"] == 200
-    assert result["latencyMs"] > 0
+    assert result["latencyMs"] is not None and result["latencyMs"] > 0
     assert result["reason"] is None
     assert (result["stage"], result["route"], result["round"], result["attempts"]) == ("smoke", "r", 1, 1)
 

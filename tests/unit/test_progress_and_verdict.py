@@ -4,15 +4,19 @@ import json
 from typing import Any
 
 from tests.support.suites import route, stage, suite_document
+from tollgate_core.contracts import Deployment, HookStatus, NextStep, ProbeResult, Progress, StageStatus, WorkflowState
 from tollgate_core.ports import HookIds
-from tollgate_core.progress import NEXT_ROUND, NEXT_STAGE, REPORT, initial_progress, tally_round
+from tollgate_core.progress import initial_progress, tally_round
 from tollgate_core.suite import parse_suite
 from tollgate_core.validation_start import workflow_input
-from tollgate_core.verdict import FAILED, SUCCEEDED, decide, summarize
+from tollgate_core.verdict import decide, summarize
+
+NEXT_ROUND, NEXT_STAGE, REPORT = NextStep.NEXT_ROUND, NextStep.NEXT_STAGE, NextStep.REPORT
+FAILED, SUCCEEDED = HookStatus.FAILED, HookStatus.SUCCEEDED
 
 
-def result(route_name: str, ok: bool, round_number: int = 1, **extra: Any) -> dict[str, Any]:
-    return {
+def result(route_name: str, ok: bool, round_number: int = 1, **extra: Any) -> ProbeResult:
+    probe: ProbeResult = {
         "stage": "s",
         "route": route_name,
         "round": round_number,
@@ -23,12 +27,12 @@ def result(route_name: str, ok: bool, round_number: int = 1, **extra: Any) -> di
         "reason": None if ok else "status 500, expected 2xx",
         "final": True,
         "retryInSeconds": 0,
-        **extra,
     }
+    return {**probe, **extra}  # type: ignore[typeddict-item] # the test's overrides of the same keys
 
 
-def progress_for(*stages: dict[str, Any]) -> dict[str, Any]:
-    return initial_progress(parse_suite(suite_document(*stages)))
+def progress_for(*stages: dict[str, Any]) -> Progress:
+    return initial_progress(parse_suite(suite_document(*stages)).stages)
 
 
 def test_rounds_then_stages_then_report() -> None:
@@ -78,7 +82,11 @@ def test_fail_fast_once_a_stage_is_over_its_budget() -> None:
 def test_all_measurements_errored_is_never_a_pass() -> None:
     # Given a budget that allows the single route to fail in one of two rounds
     progress = progress_for(stage("soak", route("a"), rounds=2, maxFailedProbes=1))
-    forged = {**progress, "outcome": "passed", "stages": [{**progress["stages"][0], "status": "passed"}]}
+    forged: Progress = {
+        **progress,
+        "outcome": StageStatus.PASSED,
+        "stages": [{**progress["stages"][0], "status": StageStatus.PASSED}],
+    }
 
     # Then a stage whose probes all failed is no pass, and a progress claiming a pass with nothing measured fails
     progress = tally_round(progress, [result("a", False, statusCode=None)])
@@ -100,7 +108,12 @@ def test_per_route_aggregates_in_the_summary() -> None:
     for n, (ok, latency) in enumerate([(True, 10.0), (False, 30.0), (True, 20.0)], start=1):
         progress = tally_round(progress, [result("a", ok, n, latencyMs=latency, attempts=2 if not ok else 1)])
 
-    summary = summarize({"deploymentId": "d-1"}, progress, decide(progress, None))
+    deployment: Deployment = {
+        "deploymentId": "d-1",
+        "lifecycleEventHookExecutionId": "h-1",
+        "lifecycleEvent": "AfterAllowTraffic",
+    }
+    summary = summarize(deployment, progress, decide(progress, None))
 
     assert summary["status"] == SUCCEEDED
     assert summary["stages"][0]["routes"] == [
@@ -122,7 +135,7 @@ def test_state_data_for_200_routes_and_10_rounds_stays_well_under_256_kib() -> N
         for i in range(200)
     ]
     suite = parse_suite(suite_document(stage("soak", *routes, rounds=10, maxFailedProbes=50)))
-    state = workflow_input(HookIds("d-ABCDEFGHI", "x" * 300), "AfterAllowTestTraffic", suite)
+    execution_input = workflow_input(HookIds("d-ABCDEFGHI", "x" * 300), "AfterAllowTestTraffic", suite)
 
     # When all ten rounds are tallied, each with failures carrying long reasons
     largest = 0
@@ -131,14 +144,14 @@ def test_state_data_for_200_routes_and_10_rounds_stays_well_under_256_kib() -> N
             result(r["name"], i % 40 != 0, n, latencyMs=123.4, reason=None if i % 40 else "r" * 160)
             for i, r in enumerate(routes)
         ]
-        state = {
-            **state,
-            "current": {"stage": suite.stages[0]},
+        state: WorkflowState = {
+            **execution_input,
+            "current": {"stage": suite.stages[0], "round": n, "target": suite.target, "maxConcurrency": 10},
             "roundResults": results,
         }
         largest = max(largest, len(json.dumps(state)))
-        state["validation"] = {"progress": tally_round(state["validation"]["progress"], results)}
-        largest = max(largest, len(json.dumps(state)))
+        execution_input["validation"] = {"progress": tally_round(state["validation"]["progress"], results)}
+        largest = max(largest, len(json.dumps({**state, "validation": execution_input["validation"]})))
 
     # Then the largest state is well under the 256 KiB that Step Functions allows
     assert largest < 200 * 1024, largest

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from tests.support.fakes import RecordingStatusReporter
+from tests.support.fakes import KnownFailures, RecordingStatusReporter
+from tollgate_core.contracts import ReportRequest
 from tollgate_core.ports import HookIds
 from tollgate_core.probing import ProbeRequest
 from tollgate_core.progress import tally_round
-from tollgate_core.reporting import report_ended_execution, report_validation
+from tollgate_core.reporting import EndedExecution, report_ended_execution, report_validation
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -41,17 +42,17 @@ def test_the_reporter_events_report_succeeded_and_failed() -> None:
     reporter = RecordingStatusReporter()
     for name in ("reporter-passed.json", "reporter-failed.json"):
         sample = event(name)
-        report_validation(sample["deployment"], sample["progress"], sample["error"], reporter)
+        report_validation(cast(ReportRequest, sample), reporter)
 
     assert [status for _, status in reporter.calls] == ["Succeeded", "Failed"]
 
 
 def test_the_execution_status_change_event_reports_failed_once() -> None:
     reporter = RecordingStatusReporter()
-    detail = event("execution-status-change.json")["detail"]
+    ended = EndedExecution.from_detail(event("execution-status-change.json")["detail"])
 
-    first = report_ended_execution(detail, reporter)
-    second = report_ended_execution(detail, reporter)
+    first = report_ended_execution(ended, reporter, KnownFailures())
+    second = report_ended_execution(ended, reporter, KnownFailures())
 
     assert first is not None and second is not None
     assert (first["codeDeploy"], second["codeDeploy"]) == ("recorded", "already-completed")

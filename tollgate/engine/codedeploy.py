@@ -11,7 +11,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-VALID_STATUSES = ("Succeeded", "Failed")
+from tollgate_core.contracts import HookStatus
+
+VALID_STATUSES = (HookStatus.SUCCEEDED, HookStatus.FAILED)
 
 
 class CodeDeployError(Exception):
@@ -26,7 +28,7 @@ class HookExecution:
     deployment_id: str
     hook_execution_id: str
     lifecycle_event: str
-    status: str = "Pending"
+    status: HookStatus = HookStatus.PENDING
     reported_at: float | None = None
     calls: list[str] = field(default_factory=list)  # every status sent, accepted or not
 
@@ -79,12 +81,12 @@ class LocalCodeDeploy:
                     "InvalidLifecycleEventHookExecutionStatusException",
                     f"The result of a Lambda validation function ({status}) is invalid.",
                 )
-            if hook.status != "Pending":
+            if hook.status != HookStatus.PENDING:
                 raise CodeDeployError(
                     "LifecycleEventAlreadyCompletedException",
                     "An attempt to return the status of an already completed lifecycle event occurred.",
                 )
-            hook.status = status
+            hook.status = HookStatus(status)
             hook.reported_at = time.monotonic()
             self._reported.notify_all()
             return hook_execution_id
@@ -98,6 +100,6 @@ class LocalCodeDeploy:
         deadline = time.monotonic() + timeout_seconds
         with self._reported:
             hook = self._hooks[hook_execution_id]
-            while hook.status == "Pending" and time.monotonic() < deadline:
+            while hook.status == HookStatus.PENDING and time.monotonic() < deadline:
                 self._reported.wait(min(0.5, max(0.0, deadline - time.monotonic())))
             return hook.status

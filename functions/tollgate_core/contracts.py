@@ -1,0 +1,320 @@
+"""Every document that flows between the workflow's states, and the names its fields take, defined once.
+
+The hook writes the execution input, the probe and the tally return what the state machine stores
+at a `ResultPath`, the reporter returns the execution output; `statemachine/validation.asl.json`
+reads them with JSONPath. `tests/unit/test_workflow_contracts.py` checks every path it uses and every
+value a `Choice` compares against this module.
+"""
+
+# No `from __future__ import annotations` here: TypedDict reads NotRequired[...] only from evaluated annotations.
+from enum import StrEnum
+from typing import Any, NotRequired, TypeAlias, TypedDict
+
+JsonValue: TypeAlias = Any  # a value the user wrote in the suite (a JSON body, an expected JSON value)
+
+
+class StageStatus(StrEnum):
+    """Where a stage stands; also the validation's overall outcome in the progress."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # not run: an earlier stage failed
+    INTERRUPTED = "interrupted"  # started, then the validation ended early (summaries only)
+
+
+class NextStep(StrEnum):
+    """What the workflow does after a round; the state machine's `Next step?` choice reads it."""
+
+    NEXT_STAGE = "next-stage"
+    NEXT_ROUND = "next-round"
+    REPORT = "report"
+
+
+class HookStatus(StrEnum):
+    """A lifecycle hook's status at CodeDeploy: the verdict is one of the two final ones."""
+
+    PENDING = "Pending"  # nothing reported yet: CodeDeploy is still waiting
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
+class StatusDelivery(StrEnum):
+    """What became of a status sent to CodeDeploy."""
+
+    RECORDED = "recorded"
+    ALREADY_COMPLETED = "already-completed"  # an earlier report won; this one changed nothing
+
+
+class ExecutionStatus(StrEnum):
+    """A Step Functions execution's status, as DescribeExecution and EventBridge give it."""
+
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    TIMED_OUT = "TIMED_OUT"
+    ABORTED = "ABORTED"
+
+
+# --- the suite, normalized: every default filled in -----------------------------------------------
+
+SecretReference: TypeAlias = dict[str, str]  # {"secretsManager": ..., "key": ...} or {"ssm": ...}
+HeaderValue: TypeAlias = str | SecretReference
+StatusPattern: TypeAlias = str | int  # "2xx" or 204
+
+
+class RetryPolicy(TypedDict):
+    maxAttempts: int
+    intervalSeconds: float
+    backoffRate: float
+
+
+class Expectations(TypedDict):
+    status: list[StatusPattern]
+    bodyContains: NotRequired[str]
+    bodyMatches: NotRequired[str]
+    json: NotRequired[dict[str, JsonValue]]
+    headers: NotRequired[dict[str, str]]
+    maxLatencyMs: NotRequired[float]
+
+
+class Route(TypedDict):
+    name: str
+    path: str
+    method: str
+    headers: dict[str, HeaderValue]
+    body: JsonValue
+    followRedirects: bool
+    allowRedirectHosts: list[str]
+    retry: RetryPolicy
+    expect: Expectations
+
+
+class Target(TypedDict):
+    baseUrl: str
+    headers: dict[str, HeaderValue]
+    timeoutSeconds: float
+    verifyTls: bool
+
+
+class Stage(TypedDict):
+    name: str
+    rounds: int
+    intervalSeconds: int
+    maxFailedProbes: int
+    routes: list[Route]
+
+
+class SuiteDocument(TypedDict):
+    version: int
+    target: Target
+    retry: RetryPolicy
+    maxConcurrency: int
+    stages: list[Stage]
+
+
+# --- one probe attempt -------------------------------------------------------------------------------
+
+
+class ProbeResult(TypedDict):
+    """One attempt's result; the last one of a probe is the probe's result in the round."""
+
+    stage: str
+    route: str
+    round: int
+    attempts: int  # attempts made so far, this one included
+    ok: bool
+    statusCode: int | None
+    latencyMs: float | None
+    reason: str | None
+    final: bool  # no further attempt: this one passed or was the route's last
+    retryInSeconds: int
+
+
+class AttemptsSoFar(TypedDict):
+    """Before the first attempt the iteration carries only the count; afterwards a whole ProbeResult."""
+
+    attempts: int
+
+
+class PreviousAttempt(TypedDict):
+    result: AttemptsSoFar
+
+
+class ProbeEvent(TypedDict):
+    """The probe function's event: one Map iteration's state."""
+
+    stage: str
+    round: int
+    route: Route
+    target: Target
+    probe: PreviousAttempt
+
+
+class LambdaError(TypedDict):
+    """What a Catch stores: the error name and its cause (for a Lambda, the error document as JSON)."""
+
+    Error: str
+    Cause: NotRequired[str]
+
+
+class ProbeIterationResult(TypedDict):
+    result: ProbeResult
+
+
+class ProbeIteration(TypedDict):
+    """The state of one Map iteration inside `Probe routes`."""
+
+    stage: str
+    round: int
+    route: Route
+    target: Target
+    probe: PreviousAttempt | ProbeIterationResult
+    crash: NotRequired[LambdaError]
+
+
+# --- progress through stages and rounds ------------------------------------------------------------
+
+
+class LatencyAggregate(TypedDict):
+    min: float
+    max: float
+    sum: float
+    count: int
+
+
+class RouteProgress(TypedDict):
+    route: str
+    probes: int
+    failed: int
+    attempts: int
+    latencyMs: LatencyAggregate | None
+    lastReason: str | None
+
+
+class StageProgress(TypedDict):
+    name: str
+    status: StageStatus
+    rounds: int
+    intervalSeconds: int
+    maxFailedProbes: int
+    roundsRun: int
+    probes: int
+    failedProbes: int
+    routes: list[RouteProgress]
+
+
+class Progress(TypedDict):
+    stageIndex: int
+    round: int
+    next: NextStep
+    waitSeconds: int
+    outcome: StageStatus  # RUNNING until the tally decides PASSED or FAILED
+    reason: str | None
+    stages: list[StageProgress]
+
+
+class TallyEvent(TypedDict):
+    progress: Progress
+    results: list[ProbeResult]
+
+
+# --- the execution: input, the state between states, output ---------------------------------------
+
+
+class Deployment(TypedDict):
+    deploymentId: str
+    lifecycleEventHookExecutionId: str
+    lifecycleEvent: str
+
+
+class ValidationState(TypedDict):
+    progress: Progress
+
+
+class ExecutionInput(TypedDict):
+    deployment: Deployment
+    suite: SuiteDocument
+    validation: ValidationState
+    error: LambdaError | None
+
+
+class RoundInput(TypedDict):
+    """What `Prepare round` gathers for the Map: the only input its iterations see."""
+
+    stage: Stage
+    round: int
+    target: Target
+    maxConcurrency: int
+
+
+class WorkflowState(ExecutionInput):
+    """The document the top-level states pass along: the input plus what the current round added."""
+
+    current: NotRequired[RoundInput]
+    roundResults: NotRequired[list[ProbeResult]]
+
+
+class TargetSummary(TypedDict):
+    baseUrl: str
+    verifyTls: bool
+
+
+class ReportRequest(TypedDict):
+    """The reporter's event from `Report to CodeDeploy`."""
+
+    deployment: Deployment
+    target: TargetSummary
+    progress: Progress
+    error: LambdaError | None
+
+
+class LatencySummary(TypedDict):
+    min: float
+    max: float
+    mean: float
+
+
+class RouteSummary(TypedDict):
+    route: str
+    passed: int
+    failed: int
+    attempts: int
+    latencyMs: LatencySummary | None
+    lastReason: str | None
+
+
+class StageSummary(TypedDict):
+    name: str
+    status: StageStatus
+    roundsRun: int
+    probes: int
+    failedProbes: int
+    maxFailedProbes: int
+    routes: list[RouteSummary]
+
+
+class ValidationSummary(TypedDict):
+    """The verdict and what led to it, per stage and per route."""
+
+    status: HookStatus
+    reason: str | None
+    deployment: Deployment
+    target: TargetSummary | None
+    stages: list[StageSummary]
+    summaryError: NotRequired[str]
+
+
+class ExecutionOutput(ValidationSummary):
+    """The reporter's answer: the execution's output, readable in the console."""
+
+    codeDeploy: StatusDelivery
+
+
+class LambdaInvokeResult(TypedDict):
+    """What `arn:aws:states:::lambda:invoke` returns; the function's own answer is the Payload."""
+
+    Payload: Any
+    StatusCode: int
+    ExecutedVersion: str
