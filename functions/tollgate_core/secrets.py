@@ -1,8 +1,4 @@
-"""Header values kept out of the workflow: references resolved by the probe when it sends a request.
-
-A suite names a secret ({"secretsManager": ..., "key": ...} or {"ssm": ...}); only that reference
-travels through the execution input, the history and the reports. The value is read at call time.
-"""
+"""Header values kept out of the workflow: references that a SecretResolver reads when the probe sends a request."""
 
 from __future__ import annotations
 
@@ -18,6 +14,8 @@ class SecretUnavailable(Exception):
 
 
 class SecretResolver(Protocol):
+    """Reads the value a reference names; raises SecretUnavailable when it cannot. Adapters implement it."""
+
     def resolve(self, reference: dict[str, str]) -> str: ...
 
 
@@ -53,17 +51,3 @@ def resolve_headers(headers: dict[str, Any], resolver: SecretResolver | None) ->
         else:
             resolved[name] = resolver.resolve(value)
     return resolved
-
-
-class LazyAwsSecretResolver:
-    """Loads the AWS resolver (and boto3) on the first reference, not at the probe's cold start."""
-
-    def __init__(self) -> None:
-        self._resolver: SecretResolver | None = None
-
-    def resolve(self, reference: dict[str, str]) -> str:
-        if self._resolver is None:
-            from tollgate_core.aws_secrets import AwsSecretResolver
-
-            self._resolver = AwsSecretResolver()
-        return self._resolver.resolve(reference)

@@ -1,4 +1,4 @@
-"""The probe needs no AWS API: boto3 stays out of its import path, for a short cold start.
+"""The probe loads boto3 only at a secret reference: it stays out of its import path, for a short cold start.
 
 Powertools imports the bare `botocore` package (a few hundred microseconds) to tag SDK calls;
 its clients, sessions and boto3 itself must not load.
@@ -13,19 +13,49 @@ from pathlib import Path
 FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
 
 
-def modules_after_import(module: str) -> set[str]:
-    code = f"import sys, {module}; print('\\n'.join(sys.modules))"
+def run_python(code: str) -> str:
+    # No region and no AWS config files: no AWS client can be created, so nothing can reach the network.
+    env = {"PATH": "", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=FUNCTIONS, capture_output=True, text=True, check=True, env={"PATH": ""}
+        [sys.executable, "-c", code], cwd=FUNCTIONS, capture_output=True, text=True, check=True, env=env
     )
-    return set(result.stdout.split())
+    return result.stdout
+
+
+def modules_after_import(module: str) -> set[str]:
+    return set(run_python(f"import sys, {module}; print('\\n'.join(sys.modules))").split())
 
 
 def test_the_probe_does_not_import_boto3() -> None:
     loaded = modules_after_import("probe.app")
 
     assert "requests" in loaded
-    assert not {"boto3", "botocore.session", "botocore.client"} & loaded
+    assert not {"boto3", "botocore.session", "botocore.client", "tollgate_core.aws_secrets"} & loaded
+
+
+def test_the_secrets_port_does_not_import_its_adapter() -> None:
+    loaded = modules_after_import("tollgate_core.secrets")
+
+    assert not {"tollgate_core.aws_secrets", "aws_lambda_powertools.utilities.parameters", "botocore"} & loaded
+
+
+def test_the_probe_loads_boto3_at_its_first_secret_reference() -> None:
+    # Given a probe that has started, When it resolves a reference, Then boto3 is loaded only then
+    code = """
+import sys, probe.app
+from tollgate_core.secrets import SecretUnavailable
+print("before:", "boto3" in sys.modules)
+try:
+    probe.app.SECRETS.resolve({"ssm": "/shop/cookie"})
+except SecretUnavailable as unavailable:
+    print("reason:", unavailable)
+print("after:", "boto3" in sys.modules)
+"""
+    assert run_python(code).splitlines() == [
+        "before: False",
+        "reason: ssm parameter /shop/cookie unavailable: NoRegionError",
+        "after: True",
+    ]
 
 
 def test_the_tally_imports_neither_boto3_nor_requests() -> None:

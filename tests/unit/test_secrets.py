@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -12,19 +15,33 @@ from moto import mock_aws
 
 from tests.support.suites import route, stage, suite_document
 from tests.support.target import Behaviour, TargetService
-from tollgate_core.aws_secrets import AwsSecretResolver
+from tollgate_core.aws_secrets import MAX_AGE_SECONDS, AwsSecretResolver
+from tollgate_core.contracts import ProbeResult
 from tollgate_core.probing import ProbeRequest, probe_attempt
+from tollgate_core.secrets import SecretUnavailable
 from tollgate_core.suite import SuiteError, parse_suite
 
 
+@dataclass
+class Aws:
+    """Moto's Secrets Manager and SSM, holding a JSON secret `shop/api` and a SecureString `/shop/cookie`."""
+
+    session: boto3.session.Session
+    secretsmanager: Any
+    ssm: Any
+
+    def resolver(self, max_age: int = MAX_AGE_SECONDS) -> AwsSecretResolver:
+        return AwsSecretResolver(self.session, max_age)
+
+
 @pytest.fixture
-def aws() -> Iterator[AwsSecretResolver]:
+def aws() -> Iterator[Aws]:
     with mock_aws():
-        secretsmanager = boto3.client("secretsmanager", region_name="us-east-1")
-        ssm = boto3.client("ssm", region_name="us-east-1")
+        session = boto3.session.Session(region_name="us-east-1")
+        secretsmanager, ssm = session.client("secretsmanager"), session.client("ssm")
         secretsmanager.create_secret(Name="shop/api", SecretString=json.dumps({"token": "s3cr3t-token"}))
         ssm.put_parameter(Name="/shop/cookie", Value="session=abc123", Type="SecureString")
-        yield AwsSecretResolver(secretsmanager, ssm)
+        yield Aws(session, secretsmanager, ssm)
 
 
 @pytest.mark.parametrize("header", ["Authorization", "cookie", "X-Api-Key", "X-Auth-Token", "Client-Secret"])
@@ -58,7 +75,7 @@ def test_malformed_references_are_rejected() -> None:
         parse_suite(document)
 
 
-def probe_with(headers: dict[str, Any], base_url: str, resolver: Any) -> dict[str, Any]:
+def probe_with(headers: dict[str, Any], base_url: str, resolver: AwsSecretResolver) -> ProbeResult:
     suite = parse_suite(
         suite_document(stage("smoke", route("r", headers=headers, retry={"maxAttempts": 1})), base_url=base_url)
     )
@@ -66,30 +83,110 @@ def probe_with(headers: dict[str, Any], base_url: str, resolver: Any) -> dict[st
     return probe_attempt(request, secrets=resolver)
 
 
-def test_the_probe_sends_resolved_values_and_never_returns_them(aws: AwsSecretResolver) -> None:
+def test_the_probe_sends_resolved_values_and_never_returns_them(aws: Aws) -> None:
+    # Given a Secrets Manager key and an SSM SecureString as header references
     headers = {"Authorization": {"secretsManager": "shop/api", "key": "token"}, "Cookie": {"ssm": "/shop/cookie"}}
+
+    # When the probe sends its request
     with TargetService({"/r": Behaviour()}) as target:
-        result = probe_with(headers, target.url, aws)
+        result = probe_with(headers, target.url, aws.resolver())
         sent = target.requests[-1]["headers"]
 
+    # Then the service got the values, and the result does not hold them
     assert (sent["Authorization"], sent["Cookie"]) == ("s3cr3t-token", "session=abc123")
     assert result["ok"] is True
     assert "s3cr3t" not in json.dumps(result)
 
 
-def test_a_missing_secret_fails_the_probe_naming_the_reference_only(aws: AwsSecretResolver) -> None:
-    with TargetService({"/r": Behaviour()}) as target:
-        result = probe_with({"Authorization": {"secretsManager": "shop/missing"}}, target.url, aws)
+@pytest.mark.parametrize(
+    ("reference", "reason"),
+    [
+        ({"secretsManager": "shop/missing"}, "secret shop/missing unavailable: ResourceNotFoundException"),
+        ({"ssm": "/shop/missing"}, "ssm parameter /shop/missing unavailable: ParameterNotFound"),
+        (
+            {"secretsManager": "shop/api", "key": "password"},
+            "secret shop/api key password unavailable: key not in the secret",
+        ),
+        (
+            {"secretsManager": "shop/plain", "key": "token"},
+            "secret shop/plain key token unavailable: secret is not JSON",
+        ),
+        (
+            {"secretsManager": "shop/list", "key": "token"},
+            "secret shop/list key token unavailable: key not in the secret",
+        ),
+        ({"secretsManager": "shop/binary"}, "secret shop/binary unavailable: secret is binary, not a string"),
+    ],
+)
+def test_an_unreadable_reference_fails_the_probe_naming_the_reference_only(
+    aws: Aws, reference: dict[str, str], reason: str
+) -> None:
+    # Given secrets that are not JSON objects, besides the fixture's
+    aws.secretsmanager.create_secret(Name="shop/plain", SecretString="not json")
+    aws.secretsmanager.create_secret(Name="shop/list", SecretString='["token"]')
+    aws.secretsmanager.create_secret(Name="shop/binary", SecretBinary=b"\x00\x01")
 
+    # When the probe meets a reference it cannot read
+    with TargetService({"/r": Behaviour()}) as target:
+        result = probe_with({"Authorization": reference}, target.url, aws.resolver())
+
+    # Then the attempt fails with the reason, and no request is sent
     assert result["ok"] is False
-    assert result["reason"] == "secret shop/missing unavailable: ResourceNotFoundException"
+    assert result["reason"] == reason
     assert target.requests == []
 
 
-def test_secrets_are_read_once_per_container(aws: AwsSecretResolver) -> None:
-    reference = {"ssm": "/shop/cookie"}
+def test_a_value_is_read_once_while_it_is_younger_than_max_age(aws: Aws) -> None:
+    # Given a resolver that has read a parameter
+    resolver = aws.resolver()
+    first = resolver.resolve({"ssm": "/shop/cookie"})
 
-    first = aws.resolve(reference)
-    boto3.client("ssm", region_name="us-east-1").delete_parameter(Name="/shop/cookie")
+    # When the parameter disappears
+    aws.ssm.delete_parameter(Name="/shop/cookie")
 
-    assert aws.resolve(reference) == first
+    # Then the cached value is still used
+    assert resolver.resolve({"ssm": "/shop/cookie"}) == first
+
+
+def test_keys_of_one_secret_share_one_read(aws: Aws) -> None:
+    # Given a JSON secret with two keys, one of which has been read
+    aws.secretsmanager.put_secret_value(SecretId="shop/api", SecretString=json.dumps({"token": "t", "user": "u"}))
+    resolver = aws.resolver()
+    resolver.resolve({"secretsManager": "shop/api", "key": "token"})
+
+    # When the secret disappears
+    aws.secretsmanager.delete_secret(SecretId="shop/api", ForceDeleteWithoutRecovery=True)
+
+    # Then the other key is read from the same cached document
+    assert resolver.resolve({"secretsManager": "shop/api", "key": "user"}) == "u"
+
+
+def test_a_rotated_secret_is_read_again_once_the_cached_value_is_older_than_max_age(aws: Aws) -> None:
+    # Given a resolver caching for one second, which has read a secret
+    resolver = aws.resolver(max_age=1)
+    reference = {"secretsManager": "shop/api", "key": "token"}
+    resolver.resolve(reference)
+
+    # When the secret is rotated
+    aws.secretsmanager.put_secret_value(SecretId="shop/api", SecretString=json.dumps({"token": "rotated"}))
+
+    # Then the old value is used until it is older than max_age, the new one after
+    assert resolver.resolve(reference) == "s3cr3t-token"
+    time.sleep(1.1)
+    assert resolver.resolve(reference) == "rotated"
+
+
+def test_a_client_that_cannot_be_created_fails_the_attempt_not_the_probe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an environment with no region anywhere
+    for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+
+    # When a reference is resolved
+    with mock_aws(), pytest.raises(SecretUnavailable) as raised:
+        AwsSecretResolver(boto3.session.Session()).resolve({"ssm": "/shop/cookie"})
+
+    # Then the reason names the missing region
+    assert str(raised.value) == "ssm parameter /shop/cookie unavailable: NoRegionError"
