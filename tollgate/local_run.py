@@ -42,6 +42,7 @@ class RunOutcome:
     execution_failure: ExecutionFailure | None = None  # the error and cause of an execution that failed
     seconds_to_status: float | None = None  # from the hook invocation to the status CodeDeploy recorded
     status_calls: list[str] = field(default_factory=list)  # every status call the local CodeDeploy received
+    accepted_status_calls: int = 0  # of those, the ones that set the status
     rounds: list[list[ProbeResult]] = field(default_factory=list)  # every round's final probe results
     history: list[dict[str, Any]] = field(default_factory=list)
 
@@ -76,6 +77,7 @@ def run_validation(
     _follow(engine, hook.hook_execution_id, arn, outcome, on_progress, started + (timeout_seconds or budget + 60))
     outcome.reported_status = hook.status
     outcome.status_calls = list(hook.calls)
+    outcome.accepted_status_calls = hook.accepted_calls
     if hook.reported_at is not None:
         outcome.seconds_to_status = round(hook.reported_at - started, 3)
     outcome.duration_seconds = round(time.monotonic() - started, 3)

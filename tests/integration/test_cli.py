@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -99,6 +100,49 @@ def test_usage_errors_and_invalid_suites_exit_2_with_one_clear_message(
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def oversized_suite(directory: Path) -> Path:
+    """3,000 small routes: a valid suite by every other rule, whose documents outgrow Step Functions' 256 KiB."""
+    routes = [{"name": f"route-{n}", "path": f"/items/{n}"} for n in range(3000)]
+    path = directory / "oversized.json"
+    path.write_text(json.dumps(suite_document({"name": "smoke", "routes": routes})), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (bytes(range(256)), "not UTF-8 text (byte 0x80 at offset 128)"),
+        (b"", "the file is empty"),
+        (b"  \n\n", "the file is empty"),
+        (b"# only a comment\n", "the file holds no suite"),
+    ],
+)
+def test_a_suite_file_that_is_not_a_suite_exits_2_naming_the_file_and_the_problem(
+    tmp_path: Path, command: str, content: bytes, problem: str
+) -> None:
+    # Given a file that holds no readable suite
+    path = tmp_path / "suite.yaml"
+    path.write_bytes(content)
+
+    # When it is checked or run
+    result = tollgate(command, str(path)) if command == "validate" else tollgate(command, "--suite", str(path))
+
+    # Then one line names the file and the problem, and the exit code is the one for an invalid suite
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [f"{path}: {problem}" + result.stderr.split(problem, 1)[1].rstrip()]
+
+
+def test_a_suite_too_large_for_the_workflow_is_rejected_with_its_size(tmp_path: Path) -> None:
+    result = tollgate("validate", str(oversized_suite(tmp_path)))
+
+    assert result.returncode == 2
+    size = re.search(r"the workflow would carry documents of up to (\d+) KiB between states", result.stderr)
+    assert size is not None, result.stderr
+    assert int(size.group(1)) > 256
+    assert "over Step Functions' limit of 256 KiB; use fewer routes" in result.stderr
 
 
 def test_validate_accepts_a_valid_suite() -> None:

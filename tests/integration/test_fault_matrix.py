@@ -23,7 +23,7 @@ from tests.support.target import Behaviour, TargetService, closed_port_url
 from tests.support.tls import self_signed_server_context
 from tollgate.engine.engine import LocalEngine
 from tollgate.local_run import run_validation
-from tollgate_core.contracts import ReportRequest
+from tollgate_core.contracts import HookStatus, ReportRequest
 from tollgate_core.ports import HookIds
 from tollgate_core.probing import ProbeRequest, probe_attempt
 from tollgate_core.progress import initial_progress, tally_round
@@ -40,6 +40,8 @@ class Observed:
     status: str  # what CodeDeploy recorded: Succeeded, Failed, or "none"
     calls: list[str] = field(default_factory=list)  # every status call CodeDeploy received
     reason: str | None = None
+    accepted_calls: int = 0  # the calls that set the status
+    seconds_to_status: float | None = None  # from CodeDeploy waiting on the hook to the status it accepted
 
 
 @dataclass
@@ -64,7 +66,13 @@ class Harness:
             timeout_seconds=self.deadline_seconds,
         )
         reason = outcome.summary["reason"] if outcome.summary else (outcome.hook_error or {}).get("errorMessage")
-        return Observed(outcome.reported_status, outcome.status_calls, reason)
+        return Observed(
+            outcome.reported_status,
+            outcome.status_calls,
+            reason,
+            outcome.accepted_status_calls,
+            outcome.seconds_to_status,
+        )
 
     def start_hook(self, document: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """Invoke the hook for a new deployment, as CodeDeploy does; return the hook id and the hook's answer."""
@@ -89,7 +97,8 @@ class Harness:
 
     def observed(self, hook_id: str) -> Observed:
         status = self.engine.codedeploy.wait_for_status(hook_id, self.deadline_seconds)
-        return Observed(status, list(self.engine.codedeploy.hook(hook_id).calls))
+        hook = self.engine.codedeploy.hook(hook_id)
+        return Observed(status, list(hook.calls), None, hook.accepted_calls, hook.seconds_to_status)
 
 
 # --- the target misbehaves ------------------------------------------------------------------------
@@ -161,6 +170,7 @@ def unknown_host(h: Harness) -> Observed:
         return original(host, *args, **kwargs)
 
     socket.getaddrinfo = no_such_host
+    started = time.monotonic()
     try:
         suite = parse_suite(
             suite_document(stage("smoke", route("a", retry=ONE_ATTEMPT)), base_url="http://no-such-host.example")
@@ -180,7 +190,9 @@ def unknown_host(h: Harness) -> Observed:
         "error": None,
     }
     summary = report_validation(request, codedeploy)
-    return Observed(codedeploy.statuses[HookIds("d-1", "h-1")], [s for _, s in codedeploy.calls], summary["reason"])
+    calls = [status for _, status in codedeploy.calls]
+    seconds = round(time.monotonic() - started, 3)
+    return Observed(codedeploy.statuses[HookIds("d-1", "h-1")], calls, summary["reason"], len(calls), seconds)
 
 
 def soak_within_budget(h: Harness) -> Observed:
@@ -330,7 +342,7 @@ def malformed_hook_event(h: Harness) -> Observed:
     answer = h.engine.invoke(h.function_name("AfterAllowTestTrafficHookFunction"), {"DeploymentId": hook.deployment_id})
     assert answer.function_error is None
     assert json.loads(answer.payload)["started"] is False
-    return Observed("none" if hook.status == "Pending" else hook.status, list(hook.calls))
+    return Observed("none" if hook.status == HookStatus.PENDING else hook.status, list(hook.calls))
 
 
 def _wait_for_state(h: Harness, arn: str, state: str) -> None:
@@ -390,12 +402,13 @@ def test_fault_matrix(scenario: Scenario, harness: Callable[[float], Harness]) -
     # Given the scenario's fault / When a validation meets it
     observed = scenario.run(harness(scenario.deadline_seconds))
 
-    # Then CodeDeploy recorded exactly the expected status, once, and the reason says why
+    # Then CodeDeploy accepted exactly the expected status, once, within the deadline, and the reason says why
     assert observed.status == scenario.expected, observed
     if scenario.expected == "none":
-        assert observed.calls == []
+        assert (observed.calls, observed.accepted_calls) == ([], 0)
     else:
-        accepted = [call for call in observed.calls if call == observed.status]
-        assert accepted, observed
+        assert observed.accepted_calls == 1, observed
+        assert observed.seconds_to_status is not None, observed
+        assert observed.seconds_to_status <= scenario.deadline_seconds, observed
     if scenario.reason:
         assert observed.reason is not None and scenario.reason in observed.reason, observed

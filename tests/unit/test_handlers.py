@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import Stubber
 
 from tests.conftest import FakeLambdaContext
 from tests.support.suites import route, stage, suite_document, write_suite
@@ -83,14 +83,92 @@ def hook_app(
     return app
 
 
+class JsonDocument:
+    """Equal to a JSON text that decodes to the expected document, whatever its key order and spacing."""
+
+    def __init__(self, expected: dict[str, Any]) -> None:
+        self.expected = expected
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and json.loads(other) == self.expected
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(self.expected, sort_keys=True))
+
+    def __repr__(self) -> str:
+        return f"JsonDocument({self.expected!r})"
+
+
+DEFAULT_RETRY = {"maxAttempts": 3, "intervalSeconds": 1, "backoffRate": 2.0}
+# What the console shows for the one-route suite of `hook_app`: every default filled in, the target overridden.
+EXPECTED_INPUT = {
+    "deployment": {
+        "deploymentId": HOOK_EVENT["DeploymentId"],
+        "lifecycleEventHookExecutionId": HOOK_EVENT["LifecycleEventHookExecutionId"],
+        "lifecycleEvent": "AfterAllowTestTraffic",
+    },
+    "suite": {
+        "version": 1,
+        "target": {"baseUrl": "http://127.0.0.1:8080", "headers": {}, "timeoutSeconds": 2, "verifyTls": True},
+        "retry": DEFAULT_RETRY,
+        "maxConcurrency": 10,
+        "stages": [
+            {
+                "name": "smoke",
+                "rounds": 1,
+                "intervalSeconds": 0,
+                "maxFailedProbes": 0,
+                "routes": [
+                    {
+                        "name": "health",
+                        "path": "/health",
+                        "method": "GET",
+                        "headers": {},
+                        "body": None,
+                        "followRedirects": False,
+                        "allowRedirectHosts": [],
+                        "retry": DEFAULT_RETRY,
+                        "expect": {"status": ["2xx"]},
+                    }
+                ],
+            }
+        ],
+    },
+    "validation": {
+        "progress": {
+            "stageIndex": 0,
+            "round": 1,
+            "next": "next-stage",
+            "waitSeconds": 0,
+            "outcome": "running",
+            "reason": None,
+            "stages": [
+                {
+                    "name": "smoke",
+                    "status": "pending",
+                    "rounds": 1,
+                    "intervalSeconds": 0,
+                    "maxFailedProbes": 0,
+                    "roundsRun": 0,
+                    "probes": 0,
+                    "failedProbes": 0,
+                    "routes": [],
+                }
+            ],
+        }
+    },
+    "error": None,
+}
+
+
 def test_hook_starts_one_execution_with_the_deployment_and_the_resolved_suite(
     hook_app: ModuleType, stepfunctions: tuple[Any, Stubber], lambda_context: FakeLambdaContext
 ) -> None:
-    # Given Step Functions accepts the execution
+    # Given Step Functions accepts exactly this execution: its name from the hook id, its input the whole suite
     stepfunctions[1].add_response(
         "start_execution",
         {"executionArn": EXECUTION_ARN, "startDate": "2026-01-01T00:00:00Z"},
-        {"stateMachineArn": STATE_MACHINE_ARN, "name": NAME, "input": ANY},
+        {"stateMachineArn": STATE_MACHINE_ARN, "name": NAME, "input": JsonDocument(EXPECTED_INPUT)},
     )
 
     # When CodeDeploy invokes the hook

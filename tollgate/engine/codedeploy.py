@@ -29,8 +29,15 @@ class HookExecution:
     hook_execution_id: str
     lifecycle_event: str
     status: HookStatus = HookStatus.PENDING
+    created_at: float = field(default_factory=time.monotonic)  # when the deployment began waiting on the hook
     reported_at: float | None = None
     calls: list[str] = field(default_factory=list)  # every status sent, accepted or not
+    accepted_calls: int = 0  # calls that set the status; AWS semantics allow one
+
+    @property
+    def seconds_to_status(self) -> float | None:
+        """From the deployment waiting on the hook to the status it accepted."""
+        return None if self.reported_at is None else round(self.reported_at - self.created_at, 3)
 
 
 class LocalCodeDeploy:
@@ -87,6 +94,7 @@ class LocalCodeDeploy:
                     "An attempt to return the status of an already completed lifecycle event occurred.",
                 )
             hook.status = HookStatus(status)
+            hook.accepted_calls += 1
             hook.reported_at = time.monotonic()
             self._reported.notify_all()
             return hook_execution_id
