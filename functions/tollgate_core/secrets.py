@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Protocol
+
+from tollgate_core.contracts import HeaderValue, SecretReference
 
 # Headers whose plain values would put a credential in the execution history.
 _SENSITIVE_HEADER = re.compile(r"^(authorization|proxy-authorization|cookie)$|api[-_]?key|token|secret|passw", re.I)
@@ -16,21 +19,17 @@ class SecretUnavailable(Exception):
 class SecretResolver(Protocol):
     """Reads the value a reference names; raises SecretUnavailable when it cannot. Adapters implement it."""
 
-    def resolve(self, reference: dict[str, str]) -> str: ...
+    def resolve(self, reference: SecretReference) -> str: ...
 
 
-def is_reference(value: Any) -> bool:
-    return isinstance(value, dict)
-
-
-def describe_reference(reference: dict[str, str]) -> str:
+def describe_reference(reference: SecretReference) -> str:
     if "ssm" in reference:
         return f"ssm parameter {reference['ssm']}"
     key = f" key {reference['key']}" if "key" in reference else ""
     return f"secret {reference['secretsManager']}{key}"
 
 
-def plain_secret_problems(headers: dict[str, Any], field: str) -> list[str]:
+def plain_secret_problems(headers: Mapping[str, HeaderValue], field: str) -> list[str]:
     """Sensitive headers given as plain strings: they must be references."""
     return [
         f"{field}.{name}: a plain value would show in the execution history and logs; use a reference "
@@ -40,11 +39,11 @@ def plain_secret_problems(headers: dict[str, Any], field: str) -> list[str]:
     ]
 
 
-def resolve_headers(headers: dict[str, Any], resolver: SecretResolver | None) -> dict[str, str]:
+def resolve_headers(headers: Mapping[str, HeaderValue], resolver: SecretResolver | None) -> dict[str, str]:
     """Plain values as they are; references replaced by what the resolver reads."""
-    resolved = {}
+    resolved: dict[str, str] = {}
     for name, value in headers.items():
-        if not is_reference(value):
+        if isinstance(value, str):
             resolved[name] = value
         elif resolver is None:
             raise SecretUnavailable(f"header {name}: no secret resolver for {describe_reference(value)}")
