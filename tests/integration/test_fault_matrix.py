@@ -190,7 +190,7 @@ def unknown_host(h: Harness) -> Observed:
         "error": None,
     }
     summary = report_validation(request, codedeploy)
-    calls = [status for _, status in codedeploy.calls]
+    calls = [str(status) for _, status in codedeploy.calls]
     seconds = round(time.monotonic() - started, 3)
     return Observed(codedeploy.statuses[HookIds("d-1", "h-1")], calls, summary["reason"], len(calls), seconds)
 

@@ -15,6 +15,11 @@ from tollgate.engine.template import read_template
 TEMPLATE = read_template(Path(__file__).resolve().parents[2] / "template.yaml")
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
 HOOK_STATUS = "codedeploy:PutLifecycleEventHookExecutionStatus"
+DESCRIBE_EXECUTION = "states:DescribeExecution"
+# The state machine's own executions, named as template.yaml names the state machine.
+OWN_EXECUTIONS = {
+    "Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${AWS::StackName}-validation:*"
+}
 # AWS requires "*" for these: CloudWatch Logs delivery for Step Functions and X-Ray take no resource ARN.
 STAR_REQUIRED = {
     "logs:CreateLogDelivery",
@@ -36,7 +41,7 @@ NEEDED = {
     "AfterAllowTrafficHookFunction": {"StepFunctionsExecutionPolicy", HOOK_STATUS},
     "ProbeFunction": {"secretsmanager:GetSecretValue", "ssm:GetParameter"},
     "TallyFunction": set(),
-    "ReporterFunction": {HOOK_STATUS},
+    "ReporterFunction": {HOOK_STATUS, DESCRIBE_EXECUTION},
     "ValidationStateMachine": {"LambdaInvokePolicy", *STAR_REQUIRED},
 }
 # The deployment group that invokes a hook is not part of this stack; the status call is scoped to this
@@ -98,6 +103,8 @@ def test_resources_are_this_stacks_own_except_where_aws_requires_more() -> None:
                 assert set(actions(statement)) <= STAR_REQUIRED, (logical_id, statement)
             elif actions(statement) == [HOOK_STATUS]:
                 assert resource == HOOK_STATUS_RESOURCE
+            elif actions(statement) == [DESCRIBE_EXECUTION]:
+                assert resource == OWN_EXECUTIONS
             else:
                 assert resource in ({"Ref": "ProbeSecretArns"}, {"Ref": "ProbeParameterArns"}), (logical_id, statement)
 
@@ -109,6 +116,13 @@ def test_policy_templates_name_this_stacks_resources() -> None:
             (reference,) = value.values()
             target = reference.get("Ref") or reference.get("Fn::GetAtt", [None])[0]
             assert target in own, (logical_id, name, value)
+
+
+def test_the_executions_the_reporter_may_describe_are_this_state_machines() -> None:
+    state_machine_name = RESOURCES["ValidationStateMachine"]["Properties"]["Name"]
+
+    assert state_machine_name == {"Fn::Sub": "${AWS::StackName}-validation"}
+    assert OWN_EXECUTIONS["Fn::Sub"].endswith(":execution:" + state_machine_name["Fn::Sub"] + ":*")
 
 
 def test_the_probe_reads_secrets_only_when_some_are_referenced() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from statelint.linter import Linter  # type: ignore[import-untyped]
 
 from tollgate.engine.template import load_app, read_template
 
@@ -55,6 +56,17 @@ def test_moto_parses_the_substituted_definition() -> None:
     assert program is not None
 
 
+def test_statelint_finds_nothing_in_the_substituted_definition() -> None:
+    # Given the definition as SAM deploys it: DefinitionSubstitutions applied
+    definition = json.loads(substituted_definition())
+
+    # When statelint checks it against the States Language specification
+    findings: list[str] = Linter.validate(definition)
+
+    # Then it has nothing to say
+    assert findings == [], "statelint:\n" + "\n".join(findings)
+
+
 def test_moto_accepts_the_state_machine() -> None:
     with mock_aws():
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
@@ -97,7 +109,7 @@ def test_the_template_wires_hooks_probe_tally_and_reporter() -> None:
     assert hook.name == "CodeDeployHook_shop-AfterAllowTestTraffic"
     assert (
         hook.environment["STATE_MACHINE_ARN"]
-        == "arn:aws:states:us-east-1:123456789012:stateMachine:shop-ValidationStateMachine"
+        == "arn:aws:states:us-east-1:123456789012:stateMachine:shop-validation"
     )
     assert (ROOT / "functions" / hook.environment["SUITE_PATH"]).is_file()
     assert app.lifecycle_events() == ["AfterAllowTestTraffic", "AfterAllowTraffic"]

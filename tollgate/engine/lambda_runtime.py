@@ -160,24 +160,15 @@ def _error_invocation(error: dict[str, Any]) -> Invocation:
 class LambdaRuntime:
     """Runs the template's functions locally, reachable by name or ARN."""
 
-    def __init__(
-        self,
-        functions: dict[str, FunctionSpec],
-        endpoint_url: str,
-        log: IO[bytes],
-        overrides: dict[str, dict[str, str]] | None = None,
-    ) -> None:
+    def __init__(self, functions: dict[str, FunctionSpec], endpoint_url: str, log: IO[bytes]) -> None:
         self._pools = {
-            spec.name: _FunctionPool(
-                spec, self._environment(spec, endpoint_url, (overrides or {}).get(spec.name, {})), log
-            )
-            for spec in functions.values()
+            spec.name: _FunctionPool(spec, self._environment(spec, endpoint_url), log) for spec in functions.values()
         }
         self._originals = {name: (pool.spec, pool.environment) for name, pool in self._pools.items()}
         self._stopped = False
 
     @staticmethod
-    def _environment(spec: FunctionSpec, endpoint_url: str, overrides: dict[str, str]) -> dict[str, str]:
+    def _environment(spec: FunctionSpec, endpoint_url: str) -> dict[str, str]:
         inherited = {name: os.environ[name] for name in _INHERITED if name in os.environ}
         return {
             **inherited,
@@ -192,7 +183,6 @@ class LambdaRuntime:
             "_HANDLER": spec.handler,
             "PYTHONDONTWRITEBYTECODE": "1",
             **spec.environment,
-            **overrides,
         }
 
     def update_configuration(

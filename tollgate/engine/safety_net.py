@@ -45,7 +45,6 @@ class SafetyNet:
         self._pending: list[_Delivery] = []
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="tollgate-safety-net", daemon=True)
-        self.deliveries: list[dict[str, Any]] = []  # every event delivered, retries included
 
     def start(self) -> None:
         self._thread.start()
@@ -77,7 +76,6 @@ class SafetyNet:
         now = time.monotonic()
         for delivery in [d for d in self._pending if d.due <= now]:
             self._pending.remove(delivery)
-            self.deliveries.append(delivery.event)
             try:
                 failed = self._runtime.invoke(self._target.name, json.dumps(delivery.event).encode()).function_error
             except RuntimeStopped:
