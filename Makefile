@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test lint typecheck cfn-lint unit integration bench sam-build clean
+.PHONY: run demo test lint typecheck cfn-lint unit integration test-sfn-local bench sam-build clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -36,6 +36,15 @@ unit: $(STAMP)
 
 integration: $(STAMP)
 	$(BIN)/python -m pytest tests/integration
+
+# Needs Docker: the workflow scenarios of test_external_sfn_endpoint.py on Step Functions Local
+# (docker-compose.yml), which invokes the functions through the edge on SFN_LOCAL_EDGE_PORT.
+SFN_LOCAL_EDGE_PORT ?= 4599
+test-sfn-local: $(STAMP)
+	TOLLGATE_EDGE_PORT=$(SFN_LOCAL_EDGE_PORT) docker compose up --detach
+	TOLLGATE_SFN_ENDPOINT=http://127.0.0.1:8083 TOLLGATE_EDGE_PORT=$(SFN_LOCAL_EDGE_PORT) \
+		$(BIN)/python -m pytest tests/integration/test_external_sfn_endpoint.py; \
+		status=$$?; TOLLGATE_EDGE_PORT=$(SFN_LOCAL_EDGE_PORT) docker compose down; exit $$status
 
 # A benchmark, not a test: prints a table and writes bench/results.json.
 bench: $(STAMP)

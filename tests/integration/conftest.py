@@ -1,20 +1,25 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.support.suites import write_suite
+from tests.support.workflow_scenarios import Workflow
+from tollgate.cli import SFN_ENDPOINT_VARIABLE
 from tollgate.engine.engine import LocalEngine
-from tollgate.local_run import RunOutcome, run_validation
 
 
 @pytest.fixture(scope="session")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalEngine]:
-    """One embedded engine for the session: the real ASL, the real handlers, each in its own process."""
-    with LocalEngine(log_path=tmp_path_factory.mktemp("engine") / "engine.log") as local_engine:
+    """One engine for the session: the real ASL, the real handlers, each in its own process.
+
+    Its Step Functions API is its own moto, or the external one $TOLLGATE_SFN_ENDPOINT names
+    (with $TOLLGATE_EDGE_PORT fixing the port that API invokes Lambda on).
+    """
+    log_path = tmp_path_factory.mktemp("engine") / "engine.log"
+    with LocalEngine(log_path=log_path, sfn_endpoint=os.environ.get(SFN_ENDPOINT_VARIABLE) or None) as local_engine:
         yield local_engine
 
 
@@ -29,8 +34,6 @@ def pristine_engine(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture
-def run_suite(engine: LocalEngine, tmp_path: Path) -> Any:
-    def run(document: dict[str, Any], target: str | None = None, **options: Any) -> RunOutcome:
-        return run_validation(engine, write_suite(tmp_path, document), target, timeout_seconds=90, **options)
-
-    return run
+def workflow(engine: LocalEngine, tmp_path: Path) -> Workflow:
+    """The engine, with this test's directory for suite files."""
+    return Workflow(engine, tmp_path)

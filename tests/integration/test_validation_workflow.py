@@ -1,4 +1,7 @@
-"""The real workflow end to end: hook -> state machine -> probes -> tally -> reporter -> CodeDeploy (local)."""
+"""The real workflow end to end: hook -> state machine -> probes -> tally -> reporter -> CodeDeploy (local).
+
+The core scenarios live in tests/support/workflow_scenarios.py: an external Step Functions API runs them too.
+"""
 
 from __future__ import annotations
 
@@ -7,128 +10,64 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.support import workflow_scenarios as scenarios
 from tests.support.suites import route, stage, suite_document, write_suite
-from tests.support.target import Behaviour, TargetService, closed_port_url
+from tests.support.target import Behaviour, TargetService
+from tests.support.workflow_scenarios import Workflow, probes
 from tollgate.engine.engine import LocalEngine
-from tollgate.local_run import RunOutcome, attempts_of
-
-NO_WAIT_RETRY = {"maxAttempts": 3, "intervalSeconds": 0, "backoffRate": 1.0}
 
 
-def entered_states(outcome: RunOutcome) -> list[str]:
-    return [
-        event["stateEnteredEventDetails"]["name"] for event in outcome.history if event["type"].endswith("StateEntered")
-    ]
+def test_all_routes_pass(workflow: Workflow) -> None:
+    scenarios.all_routes_pass(workflow)
 
 
-def probes(outcome: RunOutcome) -> list[dict[str, Any]]:
-    return [probe for round_results in outcome.rounds for probe in round_results]
+def test_a_route_that_fails_first_then_recovers_passes_with_its_attempts_recorded(workflow: Workflow) -> None:
+    scenarios.flaky_route_recovers(workflow)
 
 
-def test_all_routes_pass(run_suite: Any) -> None:
-    # Given a healthy service with three routes checked in two stages
-    routes = {
-        "/health": Behaviour(),
-        "/orders": Behaviour(body={"status": "ok", "count": 2}),
-        "/v": Behaviour(body="v2"),
-    }
-    with TargetService(routes) as target:
-        document = suite_document(
-            stage("smoke", route("health"), route("orders", expect={"json": {"$.count": 2}})),
-            stage("soak", route("health"), route("v", expect={"bodyContains": "v2"}), rounds=3),
-        )
-
-        # When the hook runs the suite
-        outcome = run_suite(document, target.url)
-
-    # Then CodeDeploy recorded Succeeded once, after every probe passed on its first attempt
-    assert outcome.reported_status == "Succeeded"
-    assert outcome.execution_status == "SUCCEEDED"
-    assert len(probes(outcome)) == 2 + 2 * 3
-    assert all(probe["ok"] and probe["attempts"] == 1 for probe in probes(outcome))
-    assert outcome.summary is not None
-    assert [s["status"] for s in outcome.summary["stages"]] == ["passed", "passed"]
+def test_a_target_that_is_down_fails(workflow: Workflow) -> None:
+    scenarios.target_down(workflow)
 
 
-def test_a_route_that_fails_first_then_recovers_passes_with_its_attempts_recorded(run_suite: Any) -> None:
-    with TargetService({"/health": Behaviour(failures_before_success=2)}) as target:
-        outcome = run_suite(suite_document(stage("smoke", route("health")), retry=NO_WAIT_RETRY), target.url)
-
-    assert outcome.reported_status == "Succeeded"
-    assert [(p["route"], p["attempts"], p["ok"]) for p in probes(outcome)] == [("health", 3, True)]
-    assert [a["statusCode"] for a in attempts_of(outcome)] == [503, 503, 200]
-    assert entered_states(outcome).count("Wait before retry") == 2
-
-
-def test_a_target_that_is_down_fails(run_suite: Any) -> None:
-    outcome = run_suite(suite_document(stage("smoke", route("health")), retry=NO_WAIT_RETRY), closed_port_url())
-
-    assert outcome.reported_status == "Failed"
-    assert probes(outcome)[0]["reason"] == "connection refused"
-    assert probes(outcome)[0]["attempts"] == 3
-
-
-def test_a_target_slower_than_the_timeout_fails(run_suite: Any) -> None:
+def test_a_target_slower_than_the_timeout_fails(workflow: Workflow) -> None:
     with TargetService({"/slow": Behaviour(delay_seconds=1.0)}) as target:
         document = suite_document(stage("smoke", route("slow", retry={"maxAttempts": 1})))
         document["target"]["timeoutSeconds"] = 0.2
-        outcome = run_suite(document, target.url)
+        outcome = workflow.run(document, target.url)
 
     assert outcome.reported_status == "Failed"
     assert probes(outcome)[0]["reason"] == "no response within 0.2 s"
 
 
-def test_a_wrong_body_or_json_value_fails_with_each_reason(run_suite: Any) -> None:
+def test_a_wrong_body_or_json_value_fails_with_each_reason(workflow: Workflow) -> None:
     with TargetService({"/orders": Behaviour(body={"status": "degraded"})}) as target:
         expect = {"json": {"$.status": "ok"}, "bodyContains": "orders"}
         document = suite_document(stage("smoke", route("orders", expect=expect, retry={"maxAttempts": 1})))
-        outcome = run_suite(document, target.url)
+        outcome = workflow.run(document, target.url)
 
     assert outcome.reported_status == "Failed"
     assert probes(outcome)[0]["reason"] == 'body does not contain "orders"; $.status is "degraded", expected "ok"'
     assert outcome.summary is not None
-    assert outcome.summary["reason"].startswith("stage 'smoke': 1 failed probes, budget 0; orders (round 1)")
+    reason = outcome.summary["reason"]
+    assert reason is not None and reason.startswith("stage 'smoke': 1 failed probes, budget 0; orders (round 1)")
 
 
-def test_a_soak_within_its_failure_budget_passes(run_suite: Any) -> None:
+def test_a_soak_within_its_failure_budget_passes(workflow: Workflow) -> None:
     # Given a route that fails its first round (after its single attempt), then recovers
     with TargetService({"/health": Behaviour(failures_before_success=1)}) as target:
         document = suite_document(stage("soak", route("health", retry={"maxAttempts": 1}), rounds=3, maxFailedProbes=1))
-        outcome = run_suite(document, target.url)
+        outcome = workflow.run(document, target.url)
 
     assert outcome.reported_status == "Succeeded"
     assert [p["ok"] for p in probes(outcome)] == [False, True, True]
 
 
-def test_a_soak_over_its_failure_budget_fails_fast(run_suite: Any) -> None:
-    # Given a route that keeps failing, in a stage of 4 rounds that tolerates one failed probe
-    with TargetService({"/health": Behaviour(status=500)}) as target:
-        document = suite_document(stage("soak", route("health", retry={"maxAttempts": 1}), rounds=4, maxFailedProbes=1))
-        outcome = run_suite(document, target.url)
-
-    # Then it stops after the second failed round
-    assert outcome.reported_status == "Failed"
-    assert len(probes(outcome)) == 2
+def test_a_soak_over_its_failure_budget_fails_fast(workflow: Workflow) -> None:
+    scenarios.soak_over_budget_fails_fast(workflow)
 
 
-def test_fail_fast_skips_later_stages_and_their_waits(run_suite: Any) -> None:
-    # Given a failing smoke stage and a soak stage that would wait 60 s between rounds
-    with TargetService({"/health": Behaviour(status=500), "/ok": Behaviour()}) as target:
-        document = suite_document(
-            stage("smoke", route("health", retry={"maxAttempts": 1})),
-            stage("soak", route("ok"), rounds=3, intervalSeconds=60),
-        )
-        started = time.monotonic()
-        outcome = run_suite(document, target.url)
-        elapsed = time.monotonic() - started
-
-    # Then the verdict comes without probing or waiting for the soak stage
-    assert outcome.reported_status == "Failed"
-    assert "/ok" not in target.hits
-    assert "Wait before next round" not in entered_states(outcome)
-    assert outcome.summary is not None
-    assert [s["status"] for s in outcome.summary["stages"]] == ["failed", "skipped"]
-    assert elapsed < 60
+def test_fail_fast_skips_later_stages_and_their_waits(workflow: Workflow) -> None:
+    scenarios.fail_fast_skips_later_stages_and_their_waits(workflow)
 
 
 def test_an_execution_that_ends_failed_still_reports_failed(engine: LocalEngine) -> None:
@@ -193,9 +132,9 @@ def _wait_for_state(sfn: Any, arn: str, state: str) -> None:
     raise AssertionError(f"{state} never entered")
 
 
-def test_a_second_hook_invocation_starts_no_second_validation(engine: LocalEngine, run_suite: Any) -> None:
+def test_a_second_hook_invocation_starts_no_second_validation(engine: LocalEngine, workflow: Workflow) -> None:
     with TargetService({"/health": Behaviour()}) as target:
-        outcome = run_suite(suite_document(stage("smoke", route("health"))), target.url)
+        outcome = workflow.run(suite_document(stage("smoke", route("health"))), target.url)
         hook_function = engine.app.hook_for("AfterAllowTestTraffic")
         assert hook_function is not None and outcome.execution_arn is not None
         execution = engine.client("stepfunctions").describe_execution(executionArn=outcome.execution_arn)
@@ -219,10 +158,10 @@ def test_a_second_hook_invocation_starts_no_second_validation(engine: LocalEngin
     assert engine.codedeploy.hook(deployment["lifecycleEventHookExecutionId"]).calls == ["Succeeded"]
 
 
-def test_an_invalid_suite_is_reported_failed_by_the_hook(run_suite: Any) -> None:
+def test_an_invalid_suite_is_reported_failed_by_the_hook(workflow: Workflow) -> None:
     document = suite_document(stage("smoke", route("health", expect={"status": "2x"})))
 
-    outcome = run_suite(document, "http://127.0.0.1:9")
+    outcome = workflow.run(document, "http://127.0.0.1:9")
 
     assert outcome.reported_status == "Failed"
     assert outcome.execution_arn is None

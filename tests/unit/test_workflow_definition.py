@@ -107,10 +107,7 @@ def test_the_template_wires_hooks_probe_tally_and_reporter() -> None:
     hook = app.hook_for("AfterAllowTestTraffic")
     assert hook is not None
     assert hook.name == "CodeDeployHook_shop-AfterAllowTestTraffic"
-    assert (
-        hook.environment["STATE_MACHINE_ARN"]
-        == "arn:aws:states:us-east-1:123456789012:stateMachine:shop-validation"
-    )
+    assert hook.environment["STATE_MACHINE_ARN"] == "arn:aws:states:us-east-1:123456789012:stateMachine:shop-validation"
     assert (ROOT / "functions" / hook.environment["SUITE_PATH"]).is_file()
     assert app.lifecycle_events() == ["AfterAllowTestTraffic", "AfterAllowTraffic"]
     reporter = app.function("ReporterFunction")

@@ -1,7 +1,8 @@
 """The local AWS edge: one loopback endpoint that every client in the engine uses.
 
 Lambda's Invoke API goes to the local runtime, CodeDeploy's hook status to the local CodeDeploy,
-and everything else (Step Functions) to moto.
+and everything else (Step Functions) to moto_url: the engine's own moto, or an external Step Functions
+API such as Step Functions Local.
 """
 
 from __future__ import annotations
@@ -142,9 +143,9 @@ def _handler_for(edge: Edge) -> type[BaseHTTPRequestHandler]:
 
         def _forward(self) -> None:
             headers = {name: value for name, value in self.headers.items() if name.lower() not in _HOP_BY_HOP}
-            response = edge.moto_session().request(
-                self.command, edge.moto_url + self.path, data=self._body(), headers=headers, timeout=60
-            )
+            # `--sfn-endpoint http://host:port/` must not send every request to "//" (moto tolerates it; not all do).
+            url = edge.moto_url.rstrip("/") + self.path
+            response = edge.moto_session().request(self.command, url, data=self._body(), headers=headers, timeout=60)
             reply_headers = {name: value for name, value in response.headers.items() if name.lower() not in _HOP_BY_HOP}
             self._reply(response.status_code, response.content, reply_headers)
 

@@ -17,14 +17,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from tollgate.engine.codedeploy import LocalCodeDeploy
 from tollgate.engine.edge import Edge
 from tollgate.engine.lambda_runtime import Invocation, LambdaRuntime
-from tollgate.engine.moto_server import MotoServer, MotoServerExited
+from tollgate.engine.moto_server import MotoServer, start_moto_server
 from tollgate.engine.safety_net import SafetyNet
-from tollgate.engine.template import REGION, AppTemplate, load_app
+from tollgate.engine.template import REGION, AppTemplate, TemplateError, load_app
 
 APP_DIR = Path(__file__).resolve().parents[2]
 # A fixed edge port lets Step Functions Local be started with LAMBDA_ENDPOINT pointing at it.
 EDGE_PORT_VARIABLE = "TOLLGATE_EDGE_PORT"
-_MOTO_START_ATTEMPTS = 3
 _LOCAL_ROLE = "arn:aws:iam::123456789012:role/tollgate-local-state-machine"
 
 
@@ -32,13 +31,18 @@ class EngineError(RuntimeError):
     """The engine cannot run: the message says what to fix."""
 
 
+def _load_app(template_path: Path) -> AppTemplate:
+    try:
+        return load_app(template_path)
+    except TemplateError as error:
+        raise EngineError(f"{template_path}: {error}") from None
+
+
 class LocalEngine:
     """Start with `with LocalEngine() as engine:`; everything binds to 127.0.0.1 and stops on exit."""
 
     def __init__(self, app_dir: Path = APP_DIR, log_path: Path | None = None, sfn_endpoint: str | None = None) -> None:
-        self.app: AppTemplate = load_app(app_dir / "template.yaml")
-        if self.app.state_machine is None:
-            raise ValueError(f"{app_dir / 'template.yaml'} declares no state machine")
+        self.app: AppTemplate = _load_app(app_dir / "template.yaml")
         self.state_machine = self.app.state_machine
         self.log_path = log_path or Path(tempfile.mkdtemp(prefix="tollgate-")) / "engine.log"
         self.sfn_endpoint = sfn_endpoint
@@ -82,17 +86,8 @@ class LocalEngine:
             self._safety_net.start()
 
     def _start_moto(self, log: IO[bytes]) -> None:
-        """moto on a free port; another process may take that port first, so a failed start is tried again."""
-        for attempt in range(1, _MOTO_START_ATTEMPTS + 1):
-            self._moto = MotoServer(lambda_endpoint_port=self.edge.port, log=log)
-            self.edge.moto_url = self._moto.url
-            try:
-                self._moto.wait_ready()
-                return
-            except MotoServerExited:
-                self._moto.stop()
-                if attempt == _MOTO_START_ATTEMPTS:
-                    raise
+        self._moto = start_moto_server(lambda_endpoint_port=self.edge.port, log=log)
+        self.edge.moto_url = self._moto.url
 
     def _create_state_machine(self) -> None:
         sfn = self.client("stepfunctions")

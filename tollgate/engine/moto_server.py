@@ -1,4 +1,8 @@
-"""moto in server mode, with its Step Functions interpreter on and its Lambda calls sent to the edge."""
+"""moto in server mode, with its Step Functions interpreter on and its Lambda calls sent to the edge.
+
+The engine starts one of its own; started apart from an engine, it is an external Step Functions API
+wired the way Step Functions Local is (`tollgate run --sfn-endpoint`).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from typing import IO
 import requests
 
 _START_TIMEOUT_SECONDS = 20.0
+_START_ATTEMPTS = 3
 
 
 class MotoServerExited(RuntimeError):
@@ -64,3 +69,21 @@ class MotoServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def start_moto_server(lambda_endpoint_port: int, log: IO[bytes]) -> MotoServer:
+    """A ready moto on a free port; another process may take that port first, so a failed start is tried again."""
+    attempts_left = _START_ATTEMPTS
+    while True:
+        server = MotoServer(lambda_endpoint_port, log)
+        try:
+            server.wait_ready()
+            return server
+        except MotoServerExited:
+            server.stop()
+            attempts_left -= 1
+            if not attempts_left:
+                raise
+        except BaseException:
+            server.stop()
+            raise
