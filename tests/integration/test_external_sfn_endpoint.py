@@ -23,7 +23,7 @@ from tests.support.workflow_scenarios import SCENARIOS, Workflow
 from tollgate.cli import SFN_ENDPOINT_VARIABLE
 from tollgate.engine.engine import EDGE_PORT_VARIABLE, LocalEngine
 from tollgate.engine.moto_server import start_moto_server
-from tollgate.engine.template import REGION
+from tollgate.engine.stack import REGION
 
 # Step Functions Local answers some 10 s after its container starts.
 _READY_TIMEOUT_SECONDS = 60.0

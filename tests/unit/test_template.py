@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tollgate.engine.template import AppTemplate, TemplateError, load_app, read_template
+from tollgate.engine.stack import TemplateError
+from tollgate.engine.template import AppTemplate, load_app, read_template
 
 ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_ARN = "arn:aws:lambda:us-east-1:123456789012:function:"

@@ -19,7 +19,8 @@ from tollgate.engine.edge import Edge
 from tollgate.engine.lambda_runtime import Invocation, LambdaRuntime
 from tollgate.engine.moto_server import MotoServer, start_moto_server
 from tollgate.engine.safety_net import SafetyNet
-from tollgate.engine.template import REGION, AppTemplate, TemplateError, load_app
+from tollgate.engine.stack import REGION, TemplateError
+from tollgate.engine.template import AppTemplate, load_app
 
 APP_DIR = Path(__file__).resolve().parents[2]
 # A fixed edge port lets Step Functions Local be started with LAMBDA_ENDPOINT pointing at it.

@@ -18,7 +18,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import IO, Any
 
-from tollgate.engine.template import REGION, FunctionSpec
+from tollgate.engine.stack import REGION
+from tollgate.engine.template import FunctionSpec
 
 _WORKER_SCRIPT = Path(__file__).with_name("lambda_worker.py")
 _INIT_TIMEOUT_SECONDS = 30.0

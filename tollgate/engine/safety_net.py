@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tollgate.engine.lambda_runtime import LambdaRuntime, RuntimeStopped
-from tollgate.engine.template import ACCOUNT_ID, REGION, FunctionSpec
+from tollgate.engine.stack import ACCOUNT_ID, REGION
+from tollgate.engine.template import FunctionSpec
 
 POLL_SECONDS = 0.2
 _FIRST_RETRY_SECONDS = 0.5
