@@ -9,8 +9,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tollgate_core.contracts import ExecutionInput, HookStatus, StatusDelivery
-from tollgate_core.ports import ExecutionFailure, HookIds, ValidationAlreadyStarted
+from tollgate_core.contracts import ExecutionInput, ExecutionStatus, HookStatus, StatusDelivery
+from tollgate_core.ports import ExecutionFailure, ExecutionState, HookIds, ValidationAlreadyStarted
 
 # Retries (mode and attempts) come from AWS_RETRY_MODE and AWS_MAX_ATTEMPTS, set in template.yaml.
 _CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=15)
@@ -53,13 +53,19 @@ class StepFunctionsStarter:
 
 
 class StepFunctionsDescriber:
-    """Asked only when an ended execution's event lacks its error and cause, so its client is made then."""
+    """Reads executions; its client is made at the first read (the safety net needs one only now and then)."""
 
     def __init__(self, client: Any = None) -> None:
         self._client = client
 
     def failure(self, execution_arn: str) -> ExecutionFailure | None:
+        return self.read(execution_arn).failure
+
+    def read(self, execution_arn: str) -> ExecutionState:
         self._client = self._client or boto3.client("stepfunctions", config=_CLIENT_CONFIG)
         execution = self._client.describe_execution(executionArn=execution_arn)
         error, cause = execution.get("error"), execution.get("cause")
-        return ExecutionFailure(error, cause) if error or cause else None
+        output = json.loads(execution["output"]) if execution.get("output") else None
+        return ExecutionState(
+            ExecutionStatus(execution["status"]), output, ExecutionFailure(error, cause) if error or cause else None
+        )

@@ -40,6 +40,21 @@ class HookStatus(StrEnum):
     FAILED = "Failed"
 
 
+class Controller(StrEnum):
+    """Who deploys and asked for the validation: the verdict goes back the way that controller expects it."""
+
+    CODEDEPLOY = "CodeDeploy"  # waits for PutLifecycleEventHookExecutionStatus
+    ECS = "ECS"  # polls the hook, which reads the execution
+
+
+class EcsHookStatus(StrEnum):
+    """What an ECS lifecycle hook answers; IN_PROGRESS makes ECS invoke it again after callBackDelay."""
+
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    IN_PROGRESS = "IN_PROGRESS"
+
+
 class StatusDelivery(StrEnum):
     """What became of a status sent to CodeDeploy."""
 
@@ -224,9 +239,31 @@ class TallyEvent(TypedDict):
 
 
 class Deployment(TypedDict):
+    """A CodeDeploy deployment waiting on one lifecycle hook."""
+
     deploymentId: str
     lifecycleEventHookExecutionId: str
     lifecycleEvent: str
+    controller: NotRequired[Controller]  # CodeDeploy; absent in executions started before ECS was served
+
+
+class EcsDeployment(TypedDict):
+    """An ECS service deployment at one lifecycle stage (and traffic step) that its hook validates."""
+
+    controller: Controller  # ECS
+    executionId: str  # ECS's id of the service deployment
+    lifecycleStage: str
+    serviceArn: str
+    targetServiceRevisionArn: str
+    productionWeight: int  # the new revision's share of production traffic at this step, in percent
+
+
+class EcsHookAnswer(TypedDict):
+    """What the ECS hook returns to ECS."""
+
+    hookStatus: EcsHookStatus
+    callBackDelay: NotRequired[int]
+    hookDetails: dict[str, Any]
 
 
 class ValidationState(TypedDict):
@@ -234,7 +271,7 @@ class ValidationState(TypedDict):
 
 
 class ExecutionInput(TypedDict):
-    deployment: Deployment
+    deployment: Deployment | EcsDeployment
     suite: SuiteDocument
     validation: ValidationState
     error: LambdaError | None
@@ -264,7 +301,7 @@ class TargetSummary(TypedDict):
 class ReportRequest(TypedDict):
     """The reporter's event from `Report to CodeDeploy`."""
 
-    deployment: Deployment
+    deployment: Deployment | EcsDeployment
     target: TargetSummary
     progress: Progress
     error: LambdaError | None
@@ -300,7 +337,7 @@ class ValidationSummary(TypedDict):
 
     status: HookStatus
     reason: str | None
-    deployment: Deployment
+    deployment: Deployment | EcsDeployment
     target: TargetSummary | None
     stages: list[StageSummary]
     summaryError: NotRequired[str]
@@ -309,7 +346,7 @@ class ValidationSummary(TypedDict):
 class ExecutionOutput(ValidationSummary):
     """The reporter's answer: the execution's output, readable in the console."""
 
-    codeDeploy: StatusDelivery
+    codeDeploy: NotRequired[StatusDelivery]  # only for CodeDeploy: ECS reads the verdict from this output
 
 
 class LambdaInvokeResult(TypedDict):

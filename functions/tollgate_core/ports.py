@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from tollgate_core.contracts import ExecutionInput, HookStatus, StatusDelivery
+from tollgate_core.contracts import ExecutionInput, ExecutionOutput, ExecutionStatus, HookStatus, StatusDelivery
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,19 @@ class ExecutionFailure:
 
     error: str | None
     cause: str | None
+
+
+@dataclass(frozen=True)
+class ExecutionState:
+    """Where an execution stands, as DescribeExecution tells it."""
+
+    status: ExecutionStatus
+    output: ExecutionOutput | None  # the reporter's summary, once it SUCCEEDED
+    failure: ExecutionFailure | None
+
+
+class ExecutionReader(Protocol):
+    def read(self, execution_arn: str) -> ExecutionState: ...
 
 
 class ExecutionDescriber(Protocol):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from tollgate_core.contracts import (
+    Controller,
     Deployment,
+    EcsDeployment,
     ExecutionOutput,
     ExecutionStatus,
     HookStatus,
@@ -46,17 +48,28 @@ def hook_ids(deployment: Deployment) -> HookIds:
     return HookIds(deployment["deploymentId"], deployment["lifecycleEventHookExecutionId"])
 
 
+def codedeploy_hook(deployment: Deployment | EcsDeployment) -> HookIds | None:
+    """The CodeDeploy hook to report to; None for ECS, which reads the verdict from the execution's output."""
+    if deployment.get("controller") == Controller.ECS:
+        return None
+    return hook_ids(cast(Deployment, deployment))
+
+
 def report_validation(request: ReportRequest, reporter: StatusReporter) -> ExecutionOutput:
-    """Decide the verdict, send it, and return the summary that becomes the execution's output.
+    """Decide the verdict, send it to CodeDeploy when CodeDeploy asked, and return the execution's output.
 
     Deployment ids it cannot read raise: the execution then fails and the safety net reports.
     """
     verdict = decide(request.get("progress"), request.get("error"))
-    outcome = reporter.report(hook_ids(request["deployment"]), verdict.status)
+    summary = summarize(request["deployment"], request.get("progress"), verdict, request.get("target"))
+    hook = codedeploy_hook(request["deployment"])
+    if hook is None:
+        logger.info("verdict decided; ECS reads it from the output", extra={"status": verdict.status})
+        return cast(ExecutionOutput, summary)  # the summary alone: no CodeDeploy delivery to tell
+    outcome = reporter.report(hook, verdict.status)
     logger.info(
         "CodeDeploy status sent", extra={"status": verdict.status, "outcome": outcome, "reason": verdict.reason}
     )
-    summary = summarize(request["deployment"], request.get("progress"), verdict, request.get("target"))
     return {**summary, "codeDeploy": outcome}
 
 
@@ -73,9 +86,14 @@ def report_ended_execution(
     if deployment is None:
         logger.error("cannot report: the execution input has no deployment ids", extra={"executionArn": execution.arn})
         return None
+    hook = codedeploy_hook(deployment)
+    if hook is None:
+        # ECS's hook reads the ended execution itself on its next invocation, and answers FAILED.
+        logger.info("an ECS validation ended; its hook reports", extra={"executionArn": execution.arn})
+        return None
     failure = execution.failure or _described_failure(describer, execution.arn)
     verdict = Verdict(HookStatus.FAILED, ended_execution_reason(execution.status, failure))
-    outcome = reporter.report(hook_ids(deployment), verdict.status)
+    outcome = reporter.report(hook, verdict.status)
     logger.info("CodeDeploy status sent by the safety net", extra={"reason": verdict.reason, "outcome": outcome})
     return {**summarize(deployment, None, verdict), "codeDeploy": outcome}
 
@@ -100,10 +118,10 @@ def _described_failure(describer: ExecutionDescriber, arn: str) -> ExecutionFail
         return None
 
 
-def _deployment_of(execution_input: str | None) -> Deployment | None:
+def _deployment_of(execution_input: str | None) -> Deployment | EcsDeployment | None:
     try:
-        deployment: Deployment = json.loads(execution_input or "{}")["deployment"]
-        hook_ids(deployment)
-    except (ValueError, KeyError, TypeError):
+        deployment: Deployment | EcsDeployment = json.loads(execution_input or "{}")["deployment"]
+        codedeploy_hook(deployment)
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
     return deployment

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from tollgate_core.budget import DEFAULT_HOOK_BUDGET_SECONDS
 
@@ -24,6 +25,23 @@ class HookSettings:
             suite_path=os.environ["SUITE_PATH"],
             lifecycle_event=os.environ["LIFECYCLE_EVENT"],
             state_machine_arn=os.environ["STATE_MACHINE_ARN"],
+            target_base_url=os.environ.get("TARGET_BASE_URL") or None,
+            budget_seconds=float(os.environ.get("HOOK_BUDGET_SECONDS") or DEFAULT_HOOK_BUDGET_SECONDS),
+        )
+
+
+@dataclass(frozen=True)
+class EcsHookSettings:
+    state_machine_arn: str
+    suites_dir: Path  # the bundled suites, by name
+    target_base_url: str | None
+    budget_seconds: float
+
+    @classmethod
+    def from_env(cls) -> EcsHookSettings:
+        return cls(
+            state_machine_arn=os.environ["STATE_MACHINE_ARN"],
+            suites_dir=Path(os.environ.get("SUITES_DIR") or "suites"),
             target_base_url=os.environ.get("TARGET_BASE_URL") or None,
             budget_seconds=float(os.environ.get("HOOK_BUDGET_SECONDS") or DEFAULT_HOOK_BUDGET_SECONDS),
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tollgate_core.contracts import ExecutionInput, HookStatus
+from tollgate_core.contracts import Controller, Deployment, EcsDeployment, ExecutionInput, HookStatus
 from tollgate_core.execution_name import execution_name
 from tollgate_core.observability import logger
 from tollgate_core.ports import HookIds, StatusReporter, ValidationAlreadyStarted, WorkflowStarter
@@ -25,13 +25,20 @@ class StartedValidation:
 
 
 def workflow_input(hook: HookIds, lifecycle_event: str, suite: Suite) -> ExecutionInput:
-    """The execution input: everything the console needs to show exactly what was checked."""
+    """The execution input for a CodeDeploy lifecycle hook."""
+    deployment: Deployment = {
+        "deploymentId": hook.deployment_id,
+        "lifecycleEventHookExecutionId": hook.hook_execution_id,
+        "lifecycleEvent": lifecycle_event,
+        "controller": Controller.CODEDEPLOY,
+    }
+    return execution_input(deployment, suite)
+
+
+def execution_input(deployment: Deployment | EcsDeployment, suite: Suite) -> ExecutionInput:
+    """The execution input: everything the console needs to show exactly what was checked, and for whom."""
     return {
-        "deployment": {
-            "deploymentId": hook.deployment_id,
-            "lifecycleEventHookExecutionId": hook.hook_execution_id,
-            "lifecycleEvent": lifecycle_event,
-        },
+        "deployment": deployment,
         "suite": suite.document,
         "validation": {"progress": initial_progress(suite.stages)},
         "error": None,

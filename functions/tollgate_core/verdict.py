@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from tollgate_core.contracts import (
     Deployment,
+    EcsDeployment,
     HookStatus,
     LambdaError,
     Progress,
@@ -58,7 +59,7 @@ def workflow_error_reason(error: LambdaError) -> str:
 
 
 def summarize(
-    deployment: Deployment,
+    deployment: Deployment | EcsDeployment,
     progress: Progress | None,
     verdict: Verdict,
     target: TargetSummary | None = None,

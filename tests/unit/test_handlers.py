@@ -106,6 +106,7 @@ EXPECTED_INPUT = {
         "deploymentId": HOOK_EVENT["DeploymentId"],
         "lifecycleEventHookExecutionId": HOOK_EVENT["LifecycleEventHookExecutionId"],
         "lifecycleEvent": "AfterAllowTestTraffic",
+        "controller": "CodeDeploy",
     },
     "suite": {
         "version": 1,
@@ -190,6 +191,7 @@ def test_hook_input_carries_ids_event_target_and_suite(hook_app: ModuleType, tmp
         "deploymentId": "d-1",
         "lifecycleEventHookExecutionId": "h-1",
         "lifecycleEvent": "AfterAllowTestTraffic",
+        "controller": "CodeDeploy",
     }
     assert document["suite"]["target"]["baseUrl"] == "http://127.0.0.1:8080"
     assert document["suite"]["stages"][0]["routes"][0]["name"] == "health"
@@ -455,3 +457,93 @@ def test_tally_handler_advances_the_progress(
     advanced = app.handler({"progress": progress, "results": [result]}, lambda_context)
 
     assert (advanced["next"], advanced["outcome"]) == ("report", "passed")
+
+
+ECS_DEPLOYMENT = {
+    "controller": "ECS",
+    "executionId": "sd-7f3a",
+    "lifecycleStage": "POST_TEST_TRAFFIC_SHIFT",
+    "serviceArn": "arn:aws:ecs:us-east-1:123456789012:service/shop/web",
+    "targetServiceRevisionArn": "arn:aws:ecs:us-east-1:123456789012:service-revision/shop/web/222",
+    "productionWeight": 0,
+}
+
+
+def test_the_reporter_tells_codedeploy_nothing_about_an_ecs_validation(
+    reporter_app: ModuleType, lambda_context: FakeLambdaContext
+) -> None:
+    # Given an ECS validation that passed (the CodeDeploy stub accepts no call)
+    request = {"deployment": ECS_DEPLOYMENT, "progress": passed_progress(), "error": None}
+
+    # When the workflow reports
+    summary = reporter_app.handler(request, lambda_context)
+
+    # Then the verdict is the execution's output, for the ECS hook to read, and CodeDeploy heard nothing
+    assert summary["status"] == "Succeeded"
+    assert summary["deployment"] == ECS_DEPLOYMENT
+    assert "codeDeploy" not in summary
+
+
+def test_the_safety_net_leaves_an_ended_ecs_validation_to_its_hook(
+    reporter_app: ModuleType, lambda_context: FakeLambdaContext
+) -> None:
+    assert reporter_app.handler(status_change("FAILED", {"deployment": ECS_DEPLOYMENT}), lambda_context) is None
+
+
+def test_the_ecs_hook_starts_the_validation_and_answers_in_progress(
+    monkeypatch: pytest.MonkeyPatch, stepfunctions: tuple[Any, Stubber], lambda_context: FakeLambdaContext
+) -> None:
+    from tollgate_core.ecs_hook import EcsHookEvent, validation_name
+
+    # Given the ECS hook function, and Step Functions that accepts the execution
+    app = load_handler(
+        "ecs_hook.app",
+        monkeypatch,
+        STATE_MACHINE_ARN=STATE_MACHINE_ARN,
+        SUITES_DIR=str(Path(__file__).resolve().parents[2] / "functions" / "suites"),
+        TARGET_BASE_URL="http://127.0.0.1:8080",
+    )
+    adapters = (StepFunctionsStarter(STATE_MACHINE_ARN, stepfunctions[0]), StepFunctionsDescriber(stepfunctions[0]))
+    monkeypatch.setattr(app, "_adapters", lambda: adapters)
+    event = {
+        "executionId": "sd-7f3a",
+        "lifecycleStage": "POST_TEST_TRAFFIC_SHIFT",
+        "resourceArn": "arn:aws:ecs:us-east-1:123456789012:service-deployment/shop/web/sd-7f3a",
+        "executionDetails": {
+            "serviceArn": ECS_DEPLOYMENT["serviceArn"],
+            "targetServiceRevisionArn": ECS_DEPLOYMENT["targetServiceRevisionArn"],
+            "testTrafficWeights": {ECS_DEPLOYMENT["targetServiceRevisionArn"]: 100},
+            "productionTrafficWeights": {},
+        },
+    }
+    name = validation_name(EcsHookEvent.from_event(event))
+    arn = f"arn:aws:states:us-east-1:123456789012:execution:validation:{name}"
+    stepfunctions[1].add_response(
+        "start_execution",
+        {"executionArn": arn, "startDate": "2026-01-01T00:00:00Z"},
+        {"stateMachineArn": STATE_MACHINE_ARN, "name": name, "input": ExecutionInputFor(ECS_DEPLOYMENT)},
+    )
+
+    # When ECS invokes it, and again with something that is no ECS event
+    answer = app.handler(event, lambda_context)
+    malformed = app.handler({"DeploymentId": "d-1"}, lambda_context)
+
+    # Then it answers IN_PROGRESS with the execution, and FAILED with a reason: never an exception
+    assert (answer["hookStatus"], answer["hookDetails"]["executionArn"]) == ("IN_PROGRESS", arn)
+    assert (malformed["hookStatus"], malformed["hookDetails"]["reason"]) == (
+        "FAILED",
+        "malformed ECS hook event: executionDetails: expected an object, got NoneType",
+    )
+
+
+class ExecutionInputFor:
+    """Equal to an execution input (JSON text) for this deployment."""
+
+    def __init__(self, deployment: dict[str, Any]) -> None:
+        self.deployment = deployment
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and json.loads(other)["deployment"] == self.deployment
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(self.deployment, sort_keys=True))

@@ -42,6 +42,7 @@ NEEDED = {
     "ProbeFunction": {"secretsmanager:GetSecretValue", "ssm:GetParameter"},
     "TallyFunction": set(),
     "ReporterFunction": {HOOK_STATUS, DESCRIBE_EXECUTION},
+    "EcsHookFunction": {"StepFunctionsExecutionPolicy", DESCRIBE_EXECUTION},
     "ValidationStateMachine": {"LambdaInvokePolicy", *STAR_REQUIRED},
 }
 # The deployment group that invokes a hook is not part of this stack; the status call is scoped to this
@@ -123,6 +124,23 @@ def test_the_executions_the_reporter_may_describe_are_this_state_machines() -> N
 
     assert state_machine_name == {"Fn::Sub": "${AWS::StackName}-validation"}
     assert OWN_EXECUTIONS["Fn::Sub"].endswith(":execution:" + state_machine_name["Fn::Sub"] + ":*")
+
+
+def test_ecs_may_only_invoke_the_ecs_hook() -> None:
+    role = RESOURCES["EcsHookInvokeRole"]["Properties"]
+
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert (trust["Effect"], trust["Principal"], trust["Action"]) == (
+        "Allow",
+        {"Service": "ecs.amazonaws.com"},
+        "sts:AssumeRole",
+    )
+    (policy,) = role["Policies"]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert (statement["Action"], statement["Resource"]) == (
+        "lambda:InvokeFunction",
+        {"Fn::GetAtt": ["EcsHookFunction", "Arn"]},
+    )
 
 
 def test_the_probe_reads_secrets_only_when_some_are_referenced() -> None:

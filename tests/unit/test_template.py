@@ -95,6 +95,7 @@ def test_functions_are_named_by_their_function_name_or_after_the_stack(shop: App
     assert sorted(shop.functions) == [
         "CodeDeployHook_shop-AfterAllowTestTraffic",
         "CodeDeployHook_shop-AfterAllowTraffic",
+        "shop-EcsHook",
         "shop-ProbeFunction",
         "shop-ReporterFunction",
         "shop-TallyFunction",

@@ -114,6 +114,7 @@ def test_the_template_wires_hooks_probe_tally_and_reporter() -> None:
     assert reporter.execution_ended_statuses == ("FAILED", "TIMED_OUT", "ABORTED")
     assert {spec.handler for spec in app.functions.values()} == {
         "hook.app.handler",
+        "ecs_hook.app.handler",
         "probe.app.handler",
         "tally.app.handler",
         "reporter.app.handler",

@@ -1,0 +1,29 @@
+"""ECS lifecycle hook: start the validation workflow, then answer ECS's polls from the execution; never raise."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tollgate_core.aws import StepFunctionsDescriber, StepFunctionsStarter
+from tollgate_core.contracts import EcsHookAnswer
+from tollgate_core.ecs_hook import answer_hook
+from tollgate_core.observability import logger
+from tollgate_core.settings import EcsHookSettings
+
+SETTINGS = EcsHookSettings.from_env()
+
+
+@cache
+def _adapters() -> tuple[StepFunctionsStarter, StepFunctionsDescriber]:
+    return StepFunctionsStarter(SETTINGS.state_machine_arn), StepFunctionsDescriber()
+
+
+@logger.inject_lambda_context
+def handler(event: Any, context: LambdaContext) -> EcsHookAnswer:
+    starter, reader = _adapters()
+    answer = answer_hook(event, SETTINGS, starter, reader)
+    logger.info("answer to ECS", extra={"hookStatus": answer["hookStatus"], "hookDetails": answer["hookDetails"]})
+    return answer

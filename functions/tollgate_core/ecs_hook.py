@@ -1,0 +1,233 @@
+"""The ECS lifecycle hook's answers: start a validation, report on it while ECS polls, or answer at once.
+
+ECS invokes the hook synchronously and reads its return value; a function error rolls the deployment back
+with no reason anyone can read, so every failure here, our own bugs included, is a FAILED answer that says why.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tollgate_core.budget import worst_case_seconds
+from tollgate_core.contracts import (
+    Controller,
+    EcsDeployment,
+    EcsHookAnswer,
+    EcsHookStatus,
+    ExecutionStatus,
+    HookStatus,
+)
+from tollgate_core.execution_name import execution_name
+from tollgate_core.observability import logger
+from tollgate_core.ports import ExecutionReader, ValidationAlreadyStarted, WorkflowStarter
+from tollgate_core.reporting import ended_execution_reason
+from tollgate_core.settings import EcsHookSettings
+from tollgate_core.suite import Suite, SuiteError, load_suite, parse_suite
+from tollgate_core.validation_start import execution_input
+
+# The stages each have a bundled suite unless the hook's configuration names one.
+DEFAULT_SUITES = {
+    "POST_TEST_TRAFFIC_SHIFT": "after-allow-test-traffic",
+    "PRODUCTION_TRAFFIC_SHIFT": "after-allow-traffic",
+    "POST_PRODUCTION_TRAFFIC_SHIFT": "after-allow-traffic",
+}
+# On rollback ECS invokes these stages again with the new revision's weight of that traffic back at 0.
+ROLLBACK_STAGES = {"TEST_TRAFFIC_SHIFT": "testTrafficWeights", "PRODUCTION_TRAFFIC_SHIFT": "productionTrafficWeights"}
+MIN_CALLBACK_SECONDS, MAX_CALLBACK_SECONDS = 5, 30
+MAX_REASON_CHARS = 500
+_SUITE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+
+
+class MalformedEcsEvent(ValueError):
+    """The event is not an ECS lifecycle hook invocation; the message names the field."""
+
+
+@dataclass(frozen=True)
+class EcsHookEvent:
+    """One invocation of the hook by ECS, for one deployment at one lifecycle stage."""
+
+    execution_id: str
+    lifecycle_stage: str
+    service_arn: str
+    target_revision_arn: str
+    test_weight: int  # the new revision's share of test traffic, in percent
+    production_weight: int  # likewise of production traffic: the traffic step in linear and canary
+    hook_details: dict[str, Any]  # the hook's configuration merged with what it answered before
+
+    @classmethod
+    def from_event(cls, event: Any) -> EcsHookEvent:
+        if not isinstance(event, dict):
+            raise MalformedEcsEvent(f"(event): expected an object, got {type(event).__name__}")
+        details = _object(event.get("executionDetails"), "executionDetails")
+        target = _text(details, "targetServiceRevisionArn", "executionDetails.")
+        hook_details = event.get("hookDetails") or {}
+        return cls(
+            execution_id=_text(event, "executionId"),
+            lifecycle_stage=_text(event, "lifecycleStage"),
+            service_arn=str(details.get("serviceArn") or event.get("resourceArn") or ""),
+            target_revision_arn=target,
+            test_weight=_weight(details, "testTrafficWeights", target),
+            production_weight=_weight(details, "productionTrafficWeights", target),
+            hook_details=_object(hook_details, "hookDetails"),
+        )
+
+
+def answer_hook(
+    event: Any, settings: EcsHookSettings, starter: WorkflowStarter, reader: ExecutionReader
+) -> EcsHookAnswer:
+    """The answer ECS reads; never an exception."""
+    try:
+        invocation = EcsHookEvent.from_event(event)
+    except MalformedEcsEvent as malformed:
+        return failed(f"malformed ECS hook event: {malformed}")
+    try:
+        return _answer(invocation, settings, starter, reader)
+    except SuiteError as invalid:
+        return failed(f"invalid suite: {'; '.join(invalid.problems)}")
+    except Exception as error:  # noqa: BLE001 - our own bug must still be an answer that says why
+        logger.exception("the ECS hook failed", extra={"stage": invocation.lifecycle_stage})
+        return failed(f"the hook failed: {type(error).__name__}: {error}")
+
+
+def _answer(
+    invocation: EcsHookEvent, settings: EcsHookSettings, starter: WorkflowStarter, reader: ExecutionReader
+) -> EcsHookAnswer:
+    if is_rollback(invocation):
+        return succeeded(f"rollback at {invocation.lifecycle_stage}: Tollgate never blocks a rollback")
+    execution_arn = invocation.hook_details.get("executionArn")
+    if isinstance(execution_arn, str) and execution_arn:
+        return _poll(execution_arn, invocation, reader)
+    return _start(invocation, settings, starter)
+
+
+def is_rollback(invocation: EcsHookEvent) -> bool:
+    """A traffic shift back to the old revision: the new one's weight of that traffic is at 0."""
+    weights = ROLLBACK_STAGES.get(invocation.lifecycle_stage)
+    if weights is None:
+        return False
+    weight = invocation.test_weight if weights == "testTrafficWeights" else invocation.production_weight
+    return weight == 0
+
+
+def _start(invocation: EcsHookEvent, settings: EcsHookSettings, starter: WorkflowStarter) -> EcsHookAnswer:
+    suite = suite_for(invocation, settings)
+    if suite is None:
+        return succeeded(f"nothing to validate at {invocation.lifecycle_stage}")
+    name = validation_name(invocation)
+    try:
+        execution_arn = starter.start(name, execution_input(deployment_of(invocation), suite))
+    except ValidationAlreadyStarted:  # a concurrent or repeated first invocation: that validation is this one
+        execution_arn = settings.state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + name
+    delay = callback_delay_seconds(suite)
+    logger.info("validation started for ECS", extra={"executionArn": execution_arn, "callBackDelay": delay})
+    return in_progress({"executionArn": execution_arn, "pollSeconds": delay}, delay)
+
+
+def _poll(execution_arn: str, invocation: EcsHookEvent, reader: ExecutionReader) -> EcsHookAnswer:
+    state = reader.read(execution_arn)
+    details: dict[str, Any] = {"executionArn": execution_arn}
+    if state.status == ExecutionStatus.RUNNING:
+        delay = invocation.hook_details.get("pollSeconds")
+        return in_progress(details, delay if isinstance(delay, int) else MIN_CALLBACK_SECONDS)
+    if state.status != ExecutionStatus.SUCCEEDED:
+        return failed(ended_execution_reason(state.status, state.failure), details)
+    if state.output is None:
+        return failed("the validation ended without a verdict", details)
+    if state.output["status"] != HookStatus.SUCCEEDED:
+        return failed(state.output["reason"] or "the validation did not pass", details)
+    return succeeded("validation passed", details)
+
+
+def suite_for(invocation: EcsHookEvent, settings: EcsHookSettings) -> Suite | None:
+    """The suite the hook's configuration names or carries, else the stage's bundled one; None: nothing to do."""
+    configured = invocation.hook_details.get("suite")
+    if isinstance(configured, dict):
+        suite = parse_suite(configured, settings.budget_seconds, "hookDetails.suite")
+    elif isinstance(configured, str):
+        suite = load_suite(_bundled(settings.suites_dir, configured), settings.budget_seconds)
+    elif configured is None:
+        name = DEFAULT_SUITES.get(invocation.lifecycle_stage)
+        if name is None:
+            return None
+        suite = load_suite(_bundled(settings.suites_dir, name), settings.budget_seconds)
+    else:
+        raise SuiteError(["hookDetails.suite: must be a bundled suite's name or a suite object"])
+    base_url = invocation.hook_details.get("targetBaseUrl", settings.target_base_url)
+    if base_url is not None and not isinstance(base_url, str):
+        raise SuiteError(["hookDetails.targetBaseUrl: must be a URL"])
+    return suite.with_base_url(base_url)
+
+
+def _bundled(suites_dir: Path, name: str) -> Path:
+    if not _SUITE_NAME.match(name):
+        raise SuiteError([f"hookDetails.suite: {name!r} is no bundled suite's name (lower-case letters, digits, '-')"])
+    return suites_dir / f"{name}.yaml"
+
+
+def validation_name(invocation: EcsHookEvent) -> str:
+    """One execution per deployment, stage and traffic step, so a repeated invocation never starts another."""
+    stage, weight = invocation.lifecycle_stage, invocation.production_weight
+    return execution_name(f"ECS-{stage}-{weight}", f"{invocation.execution_id}/{stage}/{weight}")
+
+
+def deployment_of(invocation: EcsHookEvent) -> EcsDeployment:
+    return {
+        "controller": Controller.ECS,
+        "executionId": invocation.execution_id,
+        "lifecycleStage": invocation.lifecycle_stage,
+        "serviceArn": invocation.service_arn,
+        "targetServiceRevisionArn": invocation.target_revision_arn,
+        "productionWeight": invocation.production_weight,
+    }
+
+
+def callback_delay_seconds(suite: Suite) -> int:
+    """A tenth of the suite's worst case, between 5 and 30 s: a smoke stage is asked again soon, a soak later."""
+    tenth = math.ceil(worst_case_seconds(suite.document) / 10)
+    return max(MIN_CALLBACK_SECONDS, min(MAX_CALLBACK_SECONDS, tenth))
+
+
+def in_progress(details: dict[str, Any], delay: int) -> EcsHookAnswer:
+    return {"hookStatus": EcsHookStatus.IN_PROGRESS, "callBackDelay": delay, "hookDetails": details}
+
+
+def succeeded(reason: str, details: dict[str, Any] | None = None) -> EcsHookAnswer:
+    return {"hookStatus": EcsHookStatus.SUCCEEDED, "hookDetails": {**(details or {}), "reason": reason}}
+
+
+def failed(reason: str, details: dict[str, Any] | None = None) -> EcsHookAnswer:
+    one_line = " ".join(reason.split())
+    if len(one_line) > MAX_REASON_CHARS:
+        one_line = one_line[: MAX_REASON_CHARS - 3] + "..."
+    logger.warning("answering FAILED", extra={"reason": one_line})
+    return {"hookStatus": EcsHookStatus.FAILED, "hookDetails": {**(details or {}), "reason": one_line}}
+
+
+def _object(value: Any, field: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise MalformedEcsEvent(f"{field}: expected an object, got {type(value).__name__}")
+    return value
+
+
+def _text(document: dict[str, Any], name: str, prefix: str = "") -> str:
+    value = document.get(name)
+    if not isinstance(value, str) or not value:
+        raise MalformedEcsEvent(f"{prefix}{name}: missing or not text")
+    return value
+
+
+def _weight(details: dict[str, Any], name: str, revision_arn: str) -> int:
+    """The revision's weight in a traffic-weights map; a revision the map does not name has none of it."""
+    weights = details.get(name)
+    if weights is None:
+        return 0
+    if not isinstance(weights, dict):
+        raise MalformedEcsEvent(f"executionDetails.{name}: expected an object, got {type(weights).__name__}")
+    weight = weights.get(revision_arn, 0)
+    if isinstance(weight, bool) or not isinstance(weight, int | float):
+        raise MalformedEcsEvent(f"executionDetails.{name}: the weight of {revision_arn} is not a number")
+    return round(weight)
