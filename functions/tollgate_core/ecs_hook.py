@@ -132,7 +132,8 @@ def _poll(execution_arn: str, invocation: EcsHookEvent, reader: ExecutionReader)
     details: dict[str, Any] = {"executionArn": execution_arn}
     if state.status == ExecutionStatus.RUNNING:
         delay = invocation.hook_details.get("pollSeconds")
-        return in_progress(details, delay if isinstance(delay, int) else MIN_CALLBACK_SECONDS)
+        delay = delay if isinstance(delay, int) and not isinstance(delay, bool) else MIN_CALLBACK_SECONDS
+        return in_progress({**details, "pollSeconds": delay}, delay)
     if state.status != ExecutionStatus.SUCCEEDED:
         return failed(ended_execution_reason(state.status, state.failure), details)
     if state.output is None:
