@@ -8,6 +8,7 @@ from typing import Any, cast
 
 from tests.support.fakes import KnownFailures, RecordingStatusReporter
 from tollgate_core.contracts import ReportRequest
+from tollgate_core.ecs_hook import EcsHookEvent, is_rollback
 from tollgate_core.ports import HookIds
 from tollgate_core.probing import ProbeRequest
 from tollgate_core.progress import tally_round
@@ -58,3 +59,15 @@ def test_the_execution_status_change_event_reports_failed_once() -> None:
     assert (first["codeDeploy"], second["codeDeploy"]) == ("recorded", "already-completed")
     assert list(reporter.statuses.values()) == ["Failed"]
     assert next(iter(reporter.statuses)) == HookIds("d-AB12CD34E", event("hook.json")["LifecycleEventHookExecutionId"])
+
+
+def test_the_ecs_hook_event_is_a_first_invocation_for_the_test_traffic() -> None:
+    invocation = EcsHookEvent.from_event(event("ecs-hook.json"))
+
+    assert (invocation.lifecycle_stage, invocation.test_weight, invocation.production_weight) == (
+        "POST_TEST_TRAFFIC_SHIFT",
+        100,
+        0,
+    )
+    assert invocation.hook_details == {"suite": "after-allow-test-traffic"}
+    assert not is_rollback(invocation)
