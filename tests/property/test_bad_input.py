@@ -20,10 +20,11 @@ from tests.support.fakes import RecordingStarter, RecordingStatusReporter
 from tests.support.suites import route, stage, suite_document
 from tests.support.target import Behaviour, TargetService
 from tollgate_core.contracts import ExecutionInput, HookStatus, ReportRequest
-from tollgate_core.ports import HookIds
+from tollgate_core.ecs_hook import answer_hook
+from tollgate_core.ports import ExecutionState, HookIds
 from tollgate_core.probing import ProbeRequest, probe_attempt, probe_event
 from tollgate_core.reporting import report_validation
-from tollgate_core.settings import HookSettings
+from tollgate_core.settings import EcsHookSettings, HookSettings
 from tollgate_core.suite import Suite, SuiteError, parse_suite
 from tollgate_core.validation_start import ValidationNotStarted, start_validation
 
@@ -320,3 +321,37 @@ def test_any_malformed_probe_event_is_a_failed_probe_naming_a_field(event: Any) 
     assert result["reason"] is not None
     assert re.match(r"malformed probe event: [(\w.)]+: (missing|expected )", result["reason"])
     json.dumps(result)
+
+
+class NoStepFunctions:
+    """Nothing may reach Step Functions from a malformed event; if it does, the hook must still answer."""
+
+    def start(self, name: str, document: ExecutionInput) -> str:
+        raise RuntimeError("StartExecution refused")
+
+    def read(self, execution_arn: str) -> ExecutionState:
+        raise RuntimeError("DescribeExecution refused")
+
+
+ECS_SETTINGS = EcsHookSettings("arn:aws:states:us-east-1:123456789012:stateMachine:v", Path("suites"), None, 3300)
+
+
+@CASES
+@given(
+    event=json_values
+    | st.fixed_dictionaries(
+        {
+            "executionId": json_values,
+            "lifecycleStage": st.sampled_from(["PRE_SCALE_UP", "POST_TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT"])
+            | json_values,
+            "executionDetails": json_values,
+            "hookDetails": json_values,
+        }
+    )
+)
+def test_the_ecs_hook_answers_any_event_with_a_status_ecs_accepts(event: Any) -> None:
+    answer = answer_hook(event, ECS_SETTINGS, NoStepFunctions(), NoStepFunctions())
+
+    assert answer["hookStatus"] in ("SUCCEEDED", "FAILED")
+    assert answer["hookStatus"] == "SUCCEEDED" or answer["hookDetails"]["reason"]
+    json.dumps(answer)
