@@ -9,26 +9,36 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from rich.console import Console
 
 from tollgate.console import ProgressPrinter, print_report, print_verdict
 from tollgate.demo.service import SUITE_PATH as DEMO_SUITE_PATH
 from tollgate.demo.service import DemoService
+from tollgate.ecs_run import DEFAULT_LIFECYCLE_STAGES, DEFAULT_STEPS, NoEcsHook, ecs_hook_function, run_ecs_deployment
+from tollgate.engine.ecs import Strategy
 from tollgate.engine.engine import EngineError, LocalEngine
 from tollgate.local_run import DEFAULT_LIFECYCLE_EVENT, UnknownLifecycleEvent, hook_function_for, run_validation
-from tollgate.report import build_report
-from tollgate_core.contracts import HookStatus
-from tollgate_core.suite import SuiteError, load_suite
+from tollgate.report import RunReport, build_ecs_report, build_report
+from tollgate_core.contracts import HookStatus, LifecycleStage
+from tollgate_core.suite import Suite, SuiteError, load_suite
 
 EXIT_SUCCEEDED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 SFN_ENDPOINT_VARIABLE = "TOLLGATE_SFN_ENDPOINT"
+CODEDEPLOY, ECS = "codedeploy", "ecs"
+# ECS shifts at least 3 % of production traffic per linear step.
+MAX_LINEAR_STEPS = 33
+
+
+class UsageError(ValueError):
+    """Options that do not go together; the message says which."""
 
 
 def main(argv: list[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     try:
         code: int = arguments.command(arguments)
-    except (SuiteError, UnknownLifecycleEvent, EngineError) as error:
+    except (SuiteError, UnknownLifecycleEvent, NoEcsHook, EngineError, UsageError) as error:
         print(error, file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -38,13 +48,23 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tollgate", description="Validate a service the way a CodeDeploy hook would.")
+    parser = argparse.ArgumentParser(
+        prog="tollgate", description="Validate a service the way a CodeDeploy or ECS lifecycle hook would."
+    )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run a suite against a service on the local workflow engine")
     run.add_argument("--suite", required=True, type=Path, help="suite file (YAML or JSON)")
     run.add_argument("--target", help="base URL to probe; overrides the suite's target.baseUrl")
-    run.add_argument("--lifecycle-event", default=DEFAULT_LIFECYCLE_EVENT, help="hook to run (default: %(default)s)")
+    _add_controller_arguments(run)
+    run.add_argument("--lifecycle-event", help=f"CodeDeploy: the hook to run (default: {DEFAULT_LIFECYCLE_EVENT})")
+    run.add_argument(
+        "--lifecycle-stage",
+        choices=list(LifecycleStage),
+        help="ECS: the stage the hook validates (default: POST_TEST_TRAFFIC_SHIFT for blue-green, "
+        "PRODUCTION_TRAFFIC_SHIFT for linear and canary)",
+    )
+    run.add_argument("--steps", type=int, help=f"ECS linear: traffic steps (default: {DEFAULT_STEPS})")
     run.add_argument("--report-json", type=Path, help="write the report to this file")
     run.add_argument("--quiet", action="store_true", help="print only the verdict")
     run.add_argument(
@@ -60,8 +80,25 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="run the bundled suite against the bundled demo service")
     demo.add_argument("--broken", action="store_true", help="break the demo service to see a rollback")
-    demo.set_defaults(command=_demo)
+    _add_controller_arguments(demo)
+    demo.set_defaults(command=_demo, lifecycle_event=None, lifecycle_stage=None, steps=None)
     return parser
+
+
+def _add_controller_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--controller", choices=[CODEDEPLOY, ECS], default=CODEDEPLOY, help="who deploys (default: %(default)s)"
+    )
+    parser.add_argument("--strategy", choices=list(Strategy), help="ECS: how traffic shifts (default: blue-green)")
+
+
+@dataclass(frozen=True)
+class _EcsDeployment:
+    """How the local ECS deploys: the traffic shift, and the stage the hook validates."""
+
+    strategy: Strategy
+    lifecycle_stage: LifecycleStage
+    steps: int
 
 
 @dataclass(frozen=True)
@@ -72,18 +109,38 @@ class _RunRequest:
     report_path: Path | None = None
     quiet: bool = False
     sfn_endpoint: str | None = None
+    ecs: _EcsDeployment | None = None  # None: CodeDeploy calls the hook
 
 
 def _run(arguments: argparse.Namespace) -> int:
     request = _RunRequest(
         arguments.suite,
         arguments.target,
-        arguments.lifecycle_event,
+        arguments.lifecycle_event or DEFAULT_LIFECYCLE_EVENT,
         arguments.report_json,
         arguments.quiet,
         arguments.sfn_endpoint,
+        _ecs_deployment(arguments),
     )
     return _validate_on_engine(request)
+
+
+def _ecs_deployment(arguments: argparse.Namespace) -> _EcsDeployment | None:
+    """The ECS options, checked together; None for CodeDeploy."""
+    if arguments.controller == CODEDEPLOY:
+        if arguments.lifecycle_stage or arguments.strategy or arguments.steps is not None:
+            raise UsageError("--lifecycle-stage, --strategy and --steps apply to --controller ecs")
+        return None
+    if arguments.lifecycle_event:
+        raise UsageError("--lifecycle-event applies to --controller codedeploy; ECS validates a --lifecycle-stage")
+    strategy = Strategy(arguments.strategy or Strategy.BLUE_GREEN)
+    if arguments.steps is not None and strategy is not Strategy.LINEAR:
+        raise UsageError("--steps applies to --strategy linear")
+    steps = DEFAULT_STEPS if arguments.steps is None else arguments.steps
+    if not 1 <= steps <= MAX_LINEAR_STEPS:
+        raise UsageError(f"--steps: from 1 to {MAX_LINEAR_STEPS} (ECS shifts at least 3 % per step), not {steps}")
+    stage = LifecycleStage(arguments.lifecycle_stage or DEFAULT_LIFECYCLE_STAGES[strategy])
+    return _EcsDeployment(strategy, stage, steps)
 
 
 def _validate(arguments: argparse.Namespace) -> int:
@@ -96,28 +153,24 @@ def _validate(arguments: argparse.Namespace) -> int:
 def _demo(arguments: argparse.Namespace) -> int:
     with DemoService(broken=arguments.broken) as service:
         print(f"demo service {'(broken) ' if arguments.broken else ''}at {service.url}")
-        return _validate_on_engine(_RunRequest(DEMO_SUITE_PATH, service.url))
+        return _validate_on_engine(_RunRequest(DEMO_SUITE_PATH, service.url, ecs=_ecs_deployment(arguments)))
 
 
 def _validate_on_engine(request: _RunRequest) -> int:
-    """Check the suite here first (same messages as the hook), then run it as CodeDeploy would."""
+    """Check the suite here first (same messages as the hook), then run it as CodeDeploy or ECS would."""
     suite = load_suite(request.suite_path).with_base_url(request.target)
     console = Console(highlight=False)
     engine = LocalEngine(sfn_endpoint=request.sfn_endpoint)
-    hook_function_for(engine, request.lifecycle_event)
+    if request.ecs:
+        ecs_hook_function(engine)
+    else:
+        hook_function_for(engine, request.lifecycle_event)
     with engine:
         if not request.quiet:
             console.print(
                 f"[dim]engine ready in {engine.startup_seconds:.1f} s; function logs: {engine.log_path}[/dim]"
             )
-        outcome = run_validation(
-            engine,
-            request.suite_path,
-            request.target,
-            request.lifecycle_event,
-            on_progress=None if request.quiet else ProgressPrinter(console),
-        )
-    report = build_report(outcome, suite)
+        report = _run_on(engine, request, suite, None if request.quiet else ProgressPrinter(console))
     if request.report_path:
         request.report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     if request.quiet:
@@ -125,6 +178,19 @@ def _validate_on_engine(request: _RunRequest) -> int:
     else:
         print_report(console, report)
     return EXIT_SUCCEEDED if report["reportedStatus"] == HookStatus.SUCCEEDED else EXIT_FAILED
+
+
+def _run_on(engine: LocalEngine, request: _RunRequest, suite: Suite, progress: ProgressPrinter | None) -> RunReport:
+    if request.ecs is None:
+        outcome = run_validation(engine, request.suite_path, request.target, request.lifecycle_event, progress)
+        return build_report(outcome, suite)
+    # The hook receives the suite inline, in its configuration's hookDetails, as the user wrote it.
+    document = yaml.safe_load(request.suite_path.read_text(encoding="utf-8"))
+    ecs = request.ecs
+    deployment = run_ecs_deployment(
+        engine, document, request.target, (ecs.lifecycle_stage,), ecs.strategy, ecs.steps, progress
+    )
+    return build_ecs_report(deployment, suite)
 
 
 if __name__ == "__main__":

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from tollgate.history import AttemptFinished, ProgressEvent, StageStarted, WaitingForRound
-from tollgate.report import RunReport
-from tollgate_core.contracts import HookStatus, ProbeResult
+from tollgate.ecs_run import EcsProgress
+from tollgate.engine.ecs import HookInvocation
+from tollgate.history import AttemptFinished, StageStarted, WaitingForRound
+from tollgate.report import EcsRunReport, EcsStepsRunReport, RunReport, StepReport
+from tollgate_core.contracts import Controller, EcsHookStatus, HookStatus, ProbeResult
+
+_HOOK_STATUS_STYLE = {EcsHookStatus.SUCCEEDED: "green", EcsHookStatus.FAILED: "red", EcsHookStatus.IN_PROGRESS: "dim"}
 
 
 class ProgressPrinter:
     def __init__(self, console: Console) -> None:
         self.console = console
 
-    def __call__(self, event: ProgressEvent) -> None:
-        if isinstance(event, StageStarted):
+    def __call__(self, event: EcsProgress) -> None:
+        if isinstance(event, HookInvocation):
+            self.console.print(_invocation_line(event), highlight=False)
+        elif isinstance(event, StageStarted):
             self.console.print(f"[bold]stage {event.stage}[/bold]")
         elif isinstance(event, AttemptFinished):
             self.console.print(_attempt_line(event.result), highlight=False)
@@ -33,6 +42,28 @@ def _attempt_line(result: ProbeResult) -> str:
     if not result.get("final"):
         line += f" [dim](retry in {result.get('retryInSeconds', 0)} s)[/dim]"
     return line
+
+
+def _invocation_line(call: HookInvocation) -> str:
+    planned = call.planned
+    where = planned.stage.value
+    if planned.rollback:
+        where += " rollback"
+    elif planned.step is not None:
+        where += f" step {planned.step}"
+    status = f"[{_HOOK_STATUS_STYLE[call.hook_status]}]{call.hook_status}[/]"
+    line = f"ECS invoked the hook: {where} ({planned.production_weight:g} %): {status}"
+    if call.hook_status is EcsHookStatus.IN_PROGRESS:
+        return line + f"[dim], again in {call.callback_delay_seconds:g} s[/dim]"
+    return line + (f": {escape(call.reason)}" if call.reason else "")
+
+
+def _is_ecs(report: RunReport) -> TypeGuard[EcsRunReport]:
+    return report["controller"] == Controller.ECS
+
+
+def _has_steps(report: RunReport) -> TypeGuard[EcsStepsRunReport]:
+    return "steps" in report
 
 
 def print_report(console: Console, report: RunReport) -> None:
@@ -54,16 +85,35 @@ def print_report(console: Console, report: RunReport) -> None:
                 probe["reason"] or "",
             )
     console.print(table)
+    if _has_steps(report):
+        _print_steps(console, report["steps"])
     print_verdict(console, report)
+
+
+def _print_steps(console: Console, steps: list[StepReport]) -> None:
+    table = Table(title="Traffic steps", title_justify="left")
+    for column in ("step", "production", "hook status", "duration"):
+        table.add_column(column, justify="left" if column == "hook status" else "right")
+    for number, step in enumerate(steps, start=1):
+        style = _HOOK_STATUS_STYLE[step["hookStatus"]]
+        table.add_row(
+            str(number),
+            f"{step['productionWeight']:g} %",
+            f"[{style}]{step['hookStatus']}[/]",
+            f"{step['durationSeconds']:.1f} s",
+        )
+    console.print(table)
 
 
 def print_verdict(console: Console, report: RunReport) -> None:
     colour = "green" if report["reportedStatus"] == HookStatus.SUCCEEDED else "red"
     console.print(
-        f"CodeDeploy recorded [bold {colour}]{report['reportedStatus']}[/bold {colour}] "
+        f"{report['controller']} recorded [bold {colour}]{report['reportedStatus']}[/bold {colour}] "
         f"after {report['durationSeconds']:.1f} s",
         highlight=False,
     )
+    if _is_ecs(report):
+        console.print(f"the hook answered {report['hookStatus']}; ECS invoked it {report['invocations']} times")
     if report["reason"]:
         console.print(f"reason: {report['reason']}", highlight=False)
     if not report["target"]["verifyTls"]:

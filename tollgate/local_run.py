@@ -101,34 +101,56 @@ def _follow(
     deadline: float,
 ) -> None:
     """Follow until CodeDeploy has a status and the execution has ended (or the deadline passes)."""
-    live = on_progress is not None
     sfn = engine.client("stepfunctions")
-    follower = HistoryFollower(sfn, arn)
+    watch = ExecutionWatch(sfn, arn, outcome, on_progress)
     settle_deadline = deadline
-    next_history_read = 0.0
     execution = None
     while time.monotonic() < min(deadline, settle_deadline):
-        execution = _describe(sfn, arn)
+        execution = describe_execution(sfn, arn)
         reported = engine.codedeploy.hook(hook_execution_id).status != HookStatus.PENDING
         if reported and (execution is None or execution["status"] != ExecutionStatus.RUNNING):
             break
         if reported:
             settle_deadline = min(settle_deadline, time.monotonic() + _SETTLE_SECONDS)
-        if live and execution is not None and time.monotonic() >= next_history_read:
-            _publish(follower.new_events(), outcome, on_progress)
-            next_history_read = time.monotonic() + len(outcome.history) * _HISTORY_POLL_SECONDS_PER_EVENT
+        if execution is not None:
+            watch.read_progress()
         time.sleep(POLL_SECONDS)
     if execution is not None:
-        outcome.execution_arn = arn
+        watch.finish(execution)
+
+
+class ExecutionWatch:
+    """Reads one execution's progress out of its history into a RunOutcome: live while it runs, and at its end."""
+
+    def __init__(
+        self, sfn: Any, arn: str, outcome: RunOutcome, on_progress: Callable[[ProgressEvent], None] | None
+    ) -> None:
+        self.arn = arn
+        self.outcome = outcome
+        self._follower = HistoryFollower(sfn, arn)
+        self._on_progress = on_progress
+        self._next_history_read = 0.0
+
+    def read_progress(self) -> None:
+        """Publish what happened since the last read; only with a progress listener, and not too often."""
+        if self._on_progress is None or time.monotonic() < self._next_history_read:
+            return
+        _publish(self._follower.new_events(), self.outcome, self._on_progress)
+        self._next_history_read = time.monotonic() + len(self.outcome.history) * _HISTORY_POLL_SECONDS_PER_EVENT
+
+    def finish(self, execution: dict[str, Any]) -> None:
+        """Record the execution as DescribeExecution gave it, with the rest of its history and its output."""
+        outcome = self.outcome
+        outcome.execution_arn = self.arn
         outcome.execution_status = execution["status"]
         if execution.get("error") or execution.get("cause"):
             outcome.execution_failure = ExecutionFailure(execution.get("error"), execution.get("cause"))
-        _publish(follower.new_events(), outcome, on_progress)
+        _publish(self._follower.new_events(), outcome, self._on_progress)
         if execution.get("output"):
             outcome.summary = json.loads(execution["output"])
 
 
-def _describe(sfn: Any, arn: str) -> dict[str, Any] | None:
+def describe_execution(sfn: Any, arn: str) -> dict[str, Any] | None:
     try:
         execution: dict[str, Any] = sfn.describe_execution(executionArn=arn)
     except ClientError as error:

@@ -1,11 +1,13 @@
-"""The run report: what CodeDeploy recorded and what every probe saw (the --report-json contract)."""
+"""The run report: what the controller (CodeDeploy or ECS) recorded and what every probe saw (--report-json)."""
 
 from __future__ import annotations
 
 from typing import TypedDict
 
+from tollgate.ecs_run import EcsRunOutcome
+from tollgate.engine.ecs import HookRun, Strategy
 from tollgate.local_run import RunOutcome
-from tollgate_core.contracts import HookStatus, ProbeResult, StageStatus, TargetSummary
+from tollgate_core.contracts import Controller, EcsHookStatus, HookStatus, ProbeResult, StageStatus, TargetSummary
 from tollgate_core.reporting import ended_execution_reason
 from tollgate_core.suite import Suite
 
@@ -29,8 +31,9 @@ class StageReport(TypedDict):
 
 
 class RunReport(TypedDict):
+    controller: Controller
     status: HookStatus  # the workflow's own verdict
-    reportedStatus: HookStatus  # what the local CodeDeploy recorded
+    reportedStatus: HookStatus  # what the local CodeDeploy recorded; for ECS, its hookStatus as Succeeded/Failed
     executionArn: str | None
     durationSeconds: float
     reason: str | None
@@ -38,7 +41,27 @@ class RunReport(TypedDict):
     stages: list[StageReport]
 
 
-def build_report(outcome: RunOutcome, suite: Suite) -> RunReport:
+class StepReport(TypedDict):
+    """One traffic step of a linear or canary deployment, as the hook validated it."""
+
+    productionWeight: float
+    hookStatus: EcsHookStatus
+    executionArn: str | None
+    durationSeconds: float
+
+
+class EcsRunReport(RunReport):
+    hookStatus: EcsHookStatus | None  # the last status ECS received for the stage that decided the deployment
+    invocations: int  # how many times ECS invoked the hook, rollback invocations included
+
+
+class EcsStepsRunReport(EcsRunReport):
+    """A linear or canary deployment's report: its traffic steps too."""
+
+    steps: list[StepReport]
+
+
+def build_report(outcome: RunOutcome, suite: Suite, controller: Controller = Controller.CODEDEPLOY) -> RunReport:
     summary = outcome.summary
     stage_status = {stage["name"]: stage["status"] for stage in summary["stages"]} if summary else {}
     probes_by_stage: dict[str, list[ProbeRow]] = {}
@@ -46,6 +69,7 @@ def build_report(outcome: RunOutcome, suite: Suite) -> RunReport:
         for probe in round_results:
             probes_by_stage.setdefault(probe["stage"], []).append(_probe_row(probe))
     return {
+        "controller": controller,
         "status": summary["status"] if summary else outcome.reported_status,
         "reportedStatus": outcome.reported_status,
         "executionArn": outcome.execution_arn,
@@ -60,6 +84,32 @@ def build_report(outcome: RunOutcome, suite: Suite) -> RunReport:
             }
             for stage in suite.stages
         ],
+    }
+
+
+def build_ecs_report(outcome: EcsRunOutcome, suite: Suite) -> EcsRunReport | EcsStepsRunReport:
+    """The report of one ECS deployment: every validation's probes, the decisive one's verdict."""
+    deployment = outcome.deployment
+    combined = outcome.combined()
+    decisive = deployment.decisive_run
+    report: EcsRunReport = {
+        **build_report(combined, suite, Controller.ECS),
+        "hookStatus": decisive.hook_status if decisive else None,
+        "invocations": len(deployment.invocations),
+    }
+    if combined.summary is None:  # no validation ran to a verdict: the reason is the hook's, or ECS's own
+        report["reason"] = deployment.reason
+    if deployment.strategy is Strategy.BLUE_GREEN:
+        return report
+    return {**report, "steps": [_step_report(run) for run in outcome.steps]}
+
+
+def _step_report(run: HookRun) -> StepReport:
+    return {
+        "productionWeight": run.planned.production_weight,
+        "hookStatus": run.hook_status,
+        "executionArn": run.execution_arn,
+        "durationSeconds": run.duration_seconds,
     }
 
 

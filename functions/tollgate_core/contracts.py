@@ -55,6 +55,19 @@ class EcsHookStatus(StrEnum):
     IN_PROGRESS = "IN_PROGRESS"
 
 
+class LifecycleStage(StrEnum):
+    """The stages of an ECS-native deployment at which a Lambda hook can run, in the order ECS runs them."""
+
+    RECONCILE_SERVICE = "RECONCILE_SERVICE"
+    PRE_SCALE_UP = "PRE_SCALE_UP"
+    POST_SCALE_UP = "POST_SCALE_UP"
+    TEST_TRAFFIC_SHIFT = "TEST_TRAFFIC_SHIFT"
+    POST_TEST_TRAFFIC_SHIFT = "POST_TEST_TRAFFIC_SHIFT"
+    PRE_PRODUCTION_TRAFFIC_SHIFT = "PRE_PRODUCTION_TRAFFIC_SHIFT"
+    PRODUCTION_TRAFFIC_SHIFT = "PRODUCTION_TRAFFIC_SHIFT"
+    POST_PRODUCTION_TRAFFIC_SHIFT = "POST_PRODUCTION_TRAFFIC_SHIFT"
+
+
 class StatusDelivery(StrEnum):
     """What became of a status sent to CodeDeploy."""
 
@@ -255,7 +268,7 @@ class EcsDeployment(TypedDict):
     lifecycleStage: str
     serviceArn: str
     targetServiceRevisionArn: str
-    productionWeight: int  # the new revision's share of production traffic at this step, in percent
+    productionWeight: float  # the new revision's share of production traffic at this step, in percent
 
 
 class EcsHookAnswer(TypedDict):

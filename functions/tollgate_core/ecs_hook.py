@@ -20,6 +20,7 @@ from tollgate_core.contracts import (
     EcsHookStatus,
     ExecutionStatus,
     HookStatus,
+    LifecycleStage,
 )
 from tollgate_core.execution_name import execution_name
 from tollgate_core.observability import logger
@@ -31,12 +32,15 @@ from tollgate_core.validation_start import execution_input
 
 # The stages each have a bundled suite unless the hook's configuration names one.
 DEFAULT_SUITES = {
-    "POST_TEST_TRAFFIC_SHIFT": "after-allow-test-traffic",
-    "PRODUCTION_TRAFFIC_SHIFT": "after-allow-traffic",
-    "POST_PRODUCTION_TRAFFIC_SHIFT": "after-allow-traffic",
+    LifecycleStage.POST_TEST_TRAFFIC_SHIFT: "after-allow-test-traffic",
+    LifecycleStage.PRODUCTION_TRAFFIC_SHIFT: "after-allow-traffic",
+    LifecycleStage.POST_PRODUCTION_TRAFFIC_SHIFT: "after-allow-traffic",
 }
 # On rollback ECS invokes these stages again with the new revision's weight of that traffic back at 0.
-ROLLBACK_STAGES = {"TEST_TRAFFIC_SHIFT": "testTrafficWeights", "PRODUCTION_TRAFFIC_SHIFT": "productionTrafficWeights"}
+ROLLBACK_STAGES = {
+    LifecycleStage.TEST_TRAFFIC_SHIFT: "testTrafficWeights",
+    LifecycleStage.PRODUCTION_TRAFFIC_SHIFT: "productionTrafficWeights",
+}
 MIN_CALLBACK_SECONDS, MAX_CALLBACK_SECONDS = 5, 30
 MAX_REASON_CHARS = 500
 _SUITE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -51,11 +55,11 @@ class EcsHookEvent:
     """One invocation of the hook by ECS, for one deployment at one lifecycle stage."""
 
     execution_id: str
-    lifecycle_stage: str
+    lifecycle_stage: LifecycleStage
     service_arn: str
     target_revision_arn: str
-    test_weight: int  # the new revision's share of test traffic, in percent
-    production_weight: int  # likewise of production traffic: the traffic step in linear and canary
+    test_weight: float  # the new revision's share of test traffic, in percent
+    production_weight: float  # likewise of production traffic: the traffic step in linear and canary
     hook_details: dict[str, Any]  # the hook's configuration merged with what it answered before
 
     @classmethod
@@ -67,7 +71,7 @@ class EcsHookEvent:
         hook_details = event.get("hookDetails") or {}
         return cls(
             execution_id=_text(event, "executionId"),
-            lifecycle_stage=_text(event, "lifecycleStage"),
+            lifecycle_stage=_stage(event),
             service_arn=str(details.get("serviceArn") or event.get("resourceArn") or ""),
             target_revision_arn=target,
             test_weight=_weight(details, "testTrafficWeights", target),
@@ -171,7 +175,7 @@ def _bundled(suites_dir: Path, name: str) -> Path:
 
 def validation_name(invocation: EcsHookEvent) -> str:
     """One execution per deployment, stage and traffic step, so a repeated invocation never starts another."""
-    stage, weight = invocation.lifecycle_stage, invocation.production_weight
+    stage, weight = invocation.lifecycle_stage, f"{invocation.production_weight:g}"
     return execution_name(f"ECS-{stage}-{weight}", f"{invocation.execution_id}/{stage}/{weight}")
 
 
@@ -221,7 +225,15 @@ def _text(document: dict[str, Any], name: str, prefix: str = "") -> str:
     return value
 
 
-def _weight(details: dict[str, Any], name: str, revision_arn: str) -> int:
+def _stage(event: dict[str, Any]) -> LifecycleStage:
+    stage = _text(event, "lifecycleStage")
+    try:
+        return LifecycleStage(stage)
+    except ValueError:
+        raise MalformedEcsEvent(f"lifecycleStage: {stage[:40]!r} is no ECS lifecycle stage") from None
+
+
+def _weight(details: dict[str, Any], name: str, revision_arn: str) -> float:
     """The revision's weight in a traffic-weights map; a revision the map does not name has none of it."""
     weights = details.get(name)
     if weights is None:
@@ -231,4 +243,4 @@ def _weight(details: dict[str, Any], name: str, revision_arn: str) -> int:
     weight = weights.get(revision_arn, 0)
     if isinstance(weight, bool) or not isinstance(weight, int | float):
         raise MalformedEcsEvent(f"executionDetails.{name}: the weight of {revision_arn} is not a number")
-    return round(weight)
+    return float(weight)

@@ -36,6 +36,7 @@ def test_run_writes_the_report_and_exits_0_when_codedeploy_got_succeeded(tmp_pat
     assert result.returncode == 0, result.stderr
     report = json.loads(report_path.read_text())
     assert (report["status"], report["reportedStatus"], report["reason"]) == ("Succeeded", "Succeeded", None)
+    assert report["controller"] == "CodeDeploy"
     assert report["target"] == {"baseUrl": target.url, "verifyTls": True}
     assert report["executionArn"].startswith("arn:aws:states:us-east-1:123456789012:execution:")
     assert report["durationSeconds"] > 0
@@ -83,6 +84,16 @@ def test_run_exits_1_with_the_reason_when_codedeploy_got_failed(tmp_path: Path) 
         (["run", "--suite", "{suite}", "--target", "not-a-url"], "target base URL override 'not-a-url'"),
         (["run", "--suite", "{suite}", "--lifecycle-event", "BeforeInstall"], "no hook validates 'BeforeInstall'"),
         (["run"], "the following arguments are required: --suite"),
+        (["run", "--suite", "{suite}", "--strategy", "linear"], "--strategy and --steps apply to --controller ecs"),
+        (["run", "--suite", "{suite}", "--controller", "ecs", "--steps", "2"], "--steps applies to --strategy linear"),
+        (
+            ["run", "--suite", "{suite}", "--controller", "ecs", "--strategy", "linear", "--steps", "34"],
+            "--steps: from 1 to 33",
+        ),
+        (
+            ["run", "--suite", "{suite}", "--controller", "ecs", "--lifecycle-event", "AfterAllowTraffic"],
+            "--lifecycle-event applies to --controller codedeploy",
+        ),
         (["validate", "{invalid}"], "stages[0].routes[0].expect.status: must be"),
     ],
 )
@@ -158,6 +169,39 @@ def test_the_demo_passes_and_its_broken_twin_rolls_back(arguments: list[str], co
 
     assert result.returncode == code, result.stdout + result.stderr
     assert f"CodeDeploy recorded {verdict}" in result.stdout
+
+
+def test_run_on_ecs_writes_what_ecs_recorded_at_each_traffic_step(tmp_path: Path) -> None:
+    # Given a healthy service and a suite
+    suite = write_suite(tmp_path, suite_document(stage("smoke", route("health", retry={"maxAttempts": 1}))))
+    report_path = tmp_path / "report.json"
+    with TargetService({"/health": Behaviour()}) as target:
+        # When ECS deploys linearly in two steps, the hook validating each
+        arguments = ["--controller", "ecs", "--strategy", "linear", "--steps", "2", "--target", target.url]
+        result = tollgate("run", "--suite", str(suite), *arguments, "--report-json", str(report_path), "--quiet")
+
+    # Then the report says what ECS received at each step, and every step's probes
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(report_path.read_text())
+    assert (report["controller"], report["status"], report["reportedStatus"]) == ("ECS", "Succeeded", "Succeeded")
+    assert (report["hookStatus"], report["reason"]) == ("SUCCEEDED", None)
+    assert report["invocations"] >= 4  # each step: the first call starts its validation, a later one reads it
+    assert [(step["productionWeight"], step["hookStatus"]) for step in report["steps"]] == [
+        (50, "SUCCEEDED"),
+        (100, "SUCCEEDED"),
+    ]
+    assert report["executionArn"] == report["steps"][-1]["executionArn"]
+    assert [(p["route"], p["ok"]) for p in report["stages"][0]["probes"]] == [("health", True)] * 2
+
+
+@pytest.mark.parametrize(("arguments", "code", "verdict"), [([], 0, "Succeeded"), (["--broken"], 1, "Failed")])
+def test_the_ecs_linear_demo_passes_and_its_broken_twin_rolls_back(
+    arguments: list[str], code: int, verdict: str
+) -> None:
+    result = tollgate("demo", "--controller", "ecs", "--strategy", "linear", *arguments)
+
+    assert result.returncode == code, result.stdout + result.stderr
+    assert f"ECS recorded {verdict}" in result.stdout
 
 
 def test_an_unreachable_step_functions_endpoint_is_a_clear_error(tmp_path: Path) -> None:
