@@ -73,7 +73,7 @@ def test_linear_validates_each_of_three_steps_in_its_own_execution(engine: Local
     ]
     arns = [run.execution_arn for run in outcome.steps]
     assert len(set(arns)) == 3
-    assert [execution_input(engine, arn)["deployment"]["productionWeight"] for arn in arns] == [33, 67, 100]
+    assert [execution_input(engine, arn)["deployment"]["productionWeight"] for arn in arns] == [33.3, 66.7, 100.0]
     assert [validation.summary["status"] for validation in outcome.validations if validation.summary] == [
         "Succeeded"
     ] * 3
