@@ -111,3 +111,21 @@ def test_linear_failing_at_step_2_stops_there_and_the_rollback_invocations_are_a
     ]
     assert all(run.execution_arn is None for run in rollback)
     assert len(outcome.validations) == 3
+
+
+def test_a_suite_longer_than_the_hook_budget_rolls_back_up_front_saying_so(engine: LocalEngine) -> None:
+    # Given a suite that could outlast the hook's time budget (ten one-hour rounds)
+    soak = suite_document(stage("soak", route("health"), rounds=10, intervalSeconds=3600))
+
+    # When ECS deploys with it
+    with TargetService({"/health": Behaviour()}) as target:
+        outcome = run_ecs_deployment(engine, soak, target.url)
+
+    # Then the first invocation answers FAILED with the budget problem, and no validation ever started
+    assert outcome.deployment.status is DeploymentStatus.ROLLED_BACK
+    assert hook_statuses(outcome) == [(LifecycleStage.POST_TEST_TRAFFIC_SHIFT, None, FAILED)]
+    assert outcome.deployment.reason is not None
+    assert outcome.deployment.reason.startswith("invalid suite: (suite): worst-case duration")
+    assert "exceeds the hook's time budget of 3300 s" in outcome.deployment.reason
+    assert outcome.deployment.runs[0].execution_arn is None
+    assert len(outcome.deployment.runs[0].invocations) == 1
