@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote
@@ -26,14 +27,22 @@ _HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive"
 
 
 class Edge:
-    def __init__(self, runtime: LambdaRuntime, codedeploy: LocalCodeDeploy, moto_url: str, port: int = 0) -> None:
-        self.runtime = runtime
+    """The functions are reached through the edge and reach AWS through it: the runtime is made for its URL."""
+
+    def __init__(
+        self,
+        runtime_for: Callable[[str], LambdaRuntime],
+        codedeploy: LocalCodeDeploy,
+        moto_url: str,
+        port: int = 0,
+    ) -> None:
         self.codedeploy = codedeploy
-        self.moto_url = moto_url
+        self.moto_url = moto_url  # the engine's own moto is started after the edge, aimed at its port
         self._local = threading.local()
         self._server = LoopbackServer(_handler_for(self), "tollgate-edge", port)
         self.url = self._server.url
         self.port = self._server.port
+        self.runtime = runtime_for(self.url)
         self._background: list[threading.Thread] = []
 
     def start(self) -> None:

@@ -74,9 +74,11 @@ class LocalEngine:
     def _start(self) -> None:
         self._log = self.log_path.open("ab")
         edge_port = int(os.environ.get(EDGE_PORT_VARIABLE) or 0)
-        self.edge = Edge(runtime=None, codedeploy=self.codedeploy, moto_url=self.sfn_endpoint or "", port=edge_port)  # type: ignore[arg-type]
-        self.runtime = LambdaRuntime(self.app.functions, self.edge.url, self._log)
-        self.edge.runtime = self.runtime
+        log = self._log
+        self.edge = Edge(
+            lambda url: LambdaRuntime(self.app.functions, url, log), self.codedeploy, self.sfn_endpoint or "", edge_port
+        )
+        self.runtime = self.edge.runtime
         self.edge.start()
         if self.sfn_endpoint is None:
             self._start_moto(self._log)
