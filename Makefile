@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test lint typecheck cfn-lint unit integration test-sfn-local bench sam-build clean
+.PHONY: run demo test lint typecheck cfn-lint unit integration test-sfn-local bench mutation sam-build clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -49,6 +49,29 @@ test-sfn-local: $(STAMP)
 # A benchmark, not a test: prints a table and writes bench/results.json.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+# Mutation testing of the pure domain with the unit and property tests (docs/mutation.md); not part of `make test`.
+# mutmut names a mutant after its file's path while the code imports functions/tollgate_core as tollgate_core,
+# so build/mutation lays the package out as src/tollgate_core (mutmut's src/ convention), beside links to what
+# the tests read. Every run starts afresh: no verdict outlives a change to the tests. The tests mostly wait on
+# sockets and timeouts, so more workers than cores pay.
+MUTATION_DIR := build/mutation
+MUTATION_WORKERS ?= 6
+mutation: $(STAMP)
+	rm -rf $(MUTATION_DIR)
+	mkdir -p $(MUTATION_DIR)/src
+	ln -s ../../../functions/tollgate_core $(MUTATION_DIR)/src/tollgate_core
+	for path in pyproject.toml functions tollgate tests statemachine events template.yaml; do \
+		ln -s ../../$$path $(MUTATION_DIR)/$$path; done
+	@date +%s > $(MUTATION_DIR)/started
+	cd $(MUTATION_DIR) && ../../$(BIN)/mutmut run --max-children $(MUTATION_WORKERS)
+	@echo "Surviving mutants (mutmut show <name> in $(MUTATION_DIR) shows one; docs/mutation.md explains each):"
+	@cd $(MUTATION_DIR) && ../../$(BIN)/mutmut results && ../../$(BIN)/mutmut export-cicd-stats > /dev/null
+	@$(BIN)/python -c 'import json, sys; s = json.load(open(sys.argv[1])); \
+		killed, tested = s["killed"] + s["timeout"], s["total"] - s["skipped"]; \
+		print("Mutation score: {} of {} mutants killed ({:.1f}%), {} survived, {} reached by no test".format( \
+			killed, tested, 100 * killed / tested, s["survived"], s["no_tests"]))' $(MUTATION_DIR)/mutants/mutmut-cicd-stats.json
+	@echo "Took $$(( $$(date +%s) - $$(cat $(MUTATION_DIR)/started) )) s"
 
 # The SAM CLI lives in its own virtualenv: its pins differ from the project's.
 SAM_VENV := .venv-sam

@@ -28,7 +28,8 @@ from tollgate_core.settings import EcsHookSettings, HookSettings
 from tollgate_core.suite import Suite, SuiteError, parse_suite
 from tollgate_core.validation_start import ValidationNotStarted, start_validation
 
-CASES = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# How many cases each property runs comes from the profile conftest.py loads: 1000 in `make test`.
+CASES = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.floats(allow_nan=False) | st.text(max_size=20),

@@ -3,13 +3,24 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from tests.support.suites import route, stage, suite_document
-from tollgate_core.contracts import Deployment, HookStatus, NextStep, ProbeResult, Progress, StageStatus, WorkflowState
+from tollgate_core.contracts import (
+    Deployment,
+    HookStatus,
+    LambdaError,
+    NextStep,
+    ProbeResult,
+    Progress,
+    StageStatus,
+    WorkflowState,
+)
 from tollgate_core.ports import HookIds
 from tollgate_core.progress import initial_progress, tally_round
 from tollgate_core.suite import parse_suite
 from tollgate_core.validation_start import workflow_input
-from tollgate_core.verdict import decide, summarize
+from tollgate_core.verdict import Verdict, decide, summarize
 
 NEXT_ROUND, NEXT_STAGE, REPORT = NextStep.NEXT_ROUND, NextStep.NEXT_STAGE, NextStep.REPORT
 FAILED, SUCCEEDED = HookStatus.FAILED, HookStatus.SUCCEEDED
@@ -96,6 +107,22 @@ def test_all_measurements_errored_is_never_a_pass() -> None:
     assert decide(forged, None) == decide(forged, None).__class__(FAILED, "no probe passed: nothing was measured")
 
 
+def test_a_stage_whose_probes_all_failed_fails_even_within_its_budget() -> None:
+    # Given a progress whose first stage allows both its probes to fail, as no validated suite does
+    # (an execution started by hand with its own input), and a later stage that would pass
+    progress = progress_for(stage("smoke", route("a"), rounds=2, maxFailedProbes=1), stage("soak", route("a")))
+    progress["stages"][0]["maxFailedProbes"] = 2
+
+    # When both rounds of the first stage fail
+    progress = tally_round(progress, [result("a", False)])
+    progress = tally_round(progress, [result("a", False, 2)])
+
+    # Then the stage fails for want of a single pass, the later stage never runs, and CodeDeploy gets Failed
+    assert (progress["next"], progress["outcome"]) == (REPORT, "failed")
+    assert [s["status"] for s in progress["stages"]] == ["failed", "skipped"]
+    assert decide(progress, None) == Verdict(FAILED, "stage 'smoke': no probe passed")
+
+
 def test_a_workflow_error_fails_with_its_cause() -> None:
     verdict = decide(None, {"Error": "States.Timeout", "Cause": "probe timed out"})
 
@@ -155,3 +182,193 @@ def test_state_data_for_200_routes_and_10_rounds_stays_well_under_256_kib() -> N
 
     # Then the largest state is well under the 256 KiB that Step Functions allows
     assert largest < 200 * 1024, largest
+
+
+DEPLOYMENT: Deployment = {
+    "deploymentId": "d-1",
+    "lifecycleEventHookExecutionId": "h-1",
+    "lifecycleEvent": "AfterAllowTraffic",
+}
+
+
+def test_a_failure_in_a_later_stage_keeps_the_earlier_stages_passed_and_skips_the_rest() -> None:
+    # Given three stages
+    progress = progress_for(stage("smoke", route("a")), stage("soak", route("a")), stage("final", route("a")))
+
+    # When the first passes and the second fails
+    progress = tally_round(progress, [result("a", True)])
+    progress = tally_round(progress, [result("a", False)])
+
+    # Then each stage says what happened to it
+    assert [s["status"] for s in progress["stages"]] == ["passed", "failed", "skipped"]
+    assert progress["reason"] == "stage 'soak': 1 failed probes, budget 0; a (round 1): status 500, expected 2xx"
+
+
+def test_a_stage_between_its_rounds_is_running() -> None:
+    progress = progress_for(stage("soak", route("a"), rounds=2), stage("later", route("a")))
+
+    progress = tally_round(progress, [result("a", True)])
+
+    assert [s["status"] for s in progress["stages"]] == ["running", "pending"]
+
+
+def test_a_probe_that_recorded_no_attempts_counts_as_one() -> None:
+    # Given a probe result without an attempt count (a crashed probe, as the workflow records it)
+    progress = progress_for(stage("soak", route("a"), rounds=2, maxFailedProbes=1))
+
+    progress = tally_round(progress, [result("a", False, attempts=0)])
+
+    assert progress["stages"][0]["routes"][0]["attempts"] == 1
+
+
+def test_latency_sums_are_kept_to_a_tenth_of_a_millisecond() -> None:
+    progress = progress_for(stage("soak", route("a"), rounds=3))
+
+    for n, latency in enumerate([10.04, 10.04, 10.04], start=1):
+        progress = tally_round(progress, [result("a", True, n, latencyMs=latency)])
+
+    assert progress["stages"][0]["routes"][0]["latencyMs"] == {"min": 10.04, "max": 10.04, "sum": 30.1, "count": 3}
+
+
+def test_the_summary_shows_every_stage_and_route_as_the_console_reads_it() -> None:
+    # Given a validation that passed, one route measured three times, another never answering in time
+    progress = progress_for(stage("soak", route("a"), route("b"), rounds=3, maxFailedProbes=3))
+    for n, latency in enumerate([10.0, 10.1, 10.1], start=1):
+        no_answer = result("b", False, n, latencyMs=None, statusCode=None, reason="no response within 2 s")
+        progress = tally_round(progress, [result("a", True, n, latencyMs=latency), no_answer])
+
+    # When it is summarized with the target it probed
+    summary = summarize(
+        DEPLOYMENT, progress, decide(progress, None), {"baseUrl": "http://10.0.0.1", "verifyTls": False}
+    )
+
+    # Then the summary names everything, latencies as min, max and mean to a tenth of a millisecond
+    assert summary == {
+        "status": SUCCEEDED,
+        "reason": None,
+        "deployment": DEPLOYMENT,
+        "target": {"baseUrl": "http://10.0.0.1", "verifyTls": False},
+        "stages": [
+            {
+                "name": "soak",
+                "status": "passed",
+                "roundsRun": 3,
+                "probes": 6,
+                "failedProbes": 3,
+                "maxFailedProbes": 3,
+                "routes": [
+                    {
+                        "route": "a",
+                        "passed": 3,
+                        "failed": 0,
+                        "attempts": 3,
+                        "latencyMs": {"min": 10.0, "max": 10.1, "mean": 10.1},
+                        "lastReason": None,
+                    },
+                    {
+                        "route": "b",
+                        "passed": 0,
+                        "failed": 3,
+                        "attempts": 3,
+                        "latencyMs": None,
+                        "lastReason": "no response within 2 s",
+                    },
+                ],
+            }
+        ],
+    }
+
+
+def test_a_validation_the_workflow_interrupted_shows_where_it_stopped() -> None:
+    # Given a workflow that failed after the first of two rounds of its first stage
+    progress = progress_for(stage("soak", route("a"), rounds=2), stage("later", route("a")))
+    progress = tally_round(progress, [result("a", True)])
+    error: LambdaError = {"Error": "States.Timeout", "Cause": "the probe timed out"}
+
+    # When it is summarized
+    summary = summarize(DEPLOYMENT, progress, decide(progress, error))
+
+    # Then the stage that was running is interrupted, the one that never ran skipped
+    assert (summary["status"], summary["reason"]) == (FAILED, "workflow error States.Timeout: the probe timed out")
+    assert [(s["name"], s["status"], s["roundsRun"]) for s in summary["stages"]] == [
+        ("soak", "interrupted", 1),
+        ("later", "skipped", 0),
+    ]
+
+
+def test_a_summary_without_progress_has_no_stages() -> None:
+    verdict = decide(None, None)
+
+    summary = summarize(DEPLOYMENT, None, verdict)
+
+    assert summary == {
+        "status": FAILED,
+        "reason": verdict.reason,
+        "deployment": DEPLOYMENT,
+        "target": None,
+        "stages": [],
+    }
+
+
+def test_an_unreadable_progress_still_gives_a_summary_that_says_so() -> None:
+    progress: Any = {"outcome": "failed", "reason": "r", "stages": [{"name": "soak"}]}
+
+    summary = summarize(DEPLOYMENT, progress, decide(progress, None))
+
+    assert summary == {
+        "status": FAILED,
+        "reason": "r",
+        "deployment": DEPLOYMENT,
+        "target": None,
+        "stages": [],
+        "summaryError": "the validation progress is unreadable",
+    }
+
+
+@pytest.mark.parametrize(
+    ("progress", "reason"),
+    [
+        (None, "the workflow carried no validation progress"),
+        ({"outcome": "running", "reason": None, "stages": []}, "the validation did not finish"),
+        (
+            {"outcome": "failed", "reason": "stage 'soak': 2 failed probes, budget 1"},
+            "stage 'soak': 2 failed probes, budget 1",
+        ),
+        (
+            {
+                "outcome": "passed",
+                "stages": [
+                    {"name": "a", "status": "passed"},
+                    {"name": "b", "status": "skipped"},
+                    {"name": "c", "status": "running"},
+                ],
+            },
+            "stages did not pass: b, c",
+        ),
+        (
+            {"outcome": "passed", "stages": [{"name": "a", "status": "passed", "probes": 2, "failedProbes": 2}]},
+            "no probe passed: nothing was measured",
+        ),
+        ({"outcome": "passed"}, "the validation progress is unreadable: KeyError: 'stages'"),
+        (
+            {"outcome": "passed", "stages": [7]},
+            "the validation progress is unreadable: TypeError: 'int' object is not subscriptable",
+        ),
+    ],
+)
+def test_every_progress_short_of_a_full_pass_fails_saying_why(progress: Any, reason: str) -> None:
+    assert decide(progress, None) == Verdict(FAILED, reason)
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        ({"Error": "States.Timeout"}, "workflow error States.Timeout"),
+        ({"Error": "States.Timeout", "Cause": None}, "workflow error States.Timeout"),
+        ({"Cause": "boom"}, "workflow error unknown: boom"),
+        ({"Error": "States.TaskFailed", "Cause": "exit code X"}, "workflow error States.TaskFailed: exit code X"),
+        ({"Error": "Lambda.Unknown", "Cause": "x" * 300}, "workflow error Lambda.Unknown: " + "x" * 200),
+    ],
+)
+def test_a_workflow_error_names_its_error_and_at_most_200_characters_of_its_cause(error: Any, reason: str) -> None:
+    assert decide(None, error) == Verdict(FAILED, reason)
