@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from tollgate_core.contracts import (
+    Controller,
     ExecutionInput,
     LatencyAggregate,
     ProbeResult,
@@ -64,6 +65,7 @@ def _execution_input(document: SuiteDocument) -> ExecutionInput:
             "deploymentId": _DEPLOYMENT_ID,
             "lifecycleEventHookExecutionId": _HOOK_EXECUTION_ID,
             "lifecycleEvent": _LIFECYCLE_EVENT,
+            "controller": Controller.CODEDEPLOY,
         },
         "suite": document,
         "validation": {"progress": _grown_progress(document)},
