@@ -143,8 +143,7 @@ class ExecutionWatch:
         outcome = self.outcome
         outcome.execution_arn = self.arn
         outcome.execution_status = execution["status"]
-        if execution.get("error") or execution.get("cause"):
-            outcome.execution_failure = ExecutionFailure(execution.get("error"), execution.get("cause"))
+        outcome.execution_failure = ExecutionFailure.of(execution.get("error"), execution.get("cause"))
         _publish(self._follower.new_events(), outcome, self._on_progress)
         if execution.get("output"):
             outcome.summary = json.loads(execution["output"])

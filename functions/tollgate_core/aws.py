@@ -64,8 +64,9 @@ class StepFunctionsDescriber:
     def read(self, execution_arn: str) -> ExecutionState:
         self._client = self._client or boto3.client("stepfunctions", config=_CLIENT_CONFIG)
         execution = self._client.describe_execution(executionArn=execution_arn)
-        error, cause = execution.get("error"), execution.get("cause")
         output = json.loads(execution["output"]) if execution.get("output") else None
         return ExecutionState(
-            ExecutionStatus(execution["status"]), output, ExecutionFailure(error, cause) if error or cause else None
+            ExecutionStatus(execution["status"]),
+            output,
+            ExecutionFailure.of(execution.get("error"), execution.get("cause")),
         )

@@ -43,6 +43,11 @@ class ExecutionFailure:
     error: str | None
     cause: str | None
 
+    @classmethod
+    def of(cls, error: str | None, cause: str | None) -> ExecutionFailure | None:
+        """The failure an execution, or its status-change event, records; None when it records neither."""
+        return cls(error, cause) if error or cause else None
+
 
 @dataclass(frozen=True)
 class ExecutionState:

@@ -35,12 +35,11 @@ class EndedExecution:
 
     @classmethod
     def from_detail(cls, detail: dict[str, Any]) -> EndedExecution:
-        error, cause = detail.get("error"), detail.get("cause")
         return cls(
             arn=str(detail.get("executionArn") or ""),
             status=str(detail.get("status") or ""),
             input=detail.get("input"),
-            failure=ExecutionFailure(error, cause) if error or cause else None,
+            failure=ExecutionFailure.of(detail.get("error"), detail.get("cause")),
         )
 
 
