@@ -31,6 +31,7 @@ from tests.support.suites import route, stage, suite_document, write_suite
 from tests.support.target import Behaviour, TargetService
 from tollgate.engine.engine import LocalEngine
 from tollgate.local_run import RunOutcome, attempts_of, run_validation
+from tollgate_core.checks import routes_of
 from tollgate_core.contracts import ProbeResult, Route
 from tollgate_core.probing import ProbeRequest, probe_attempt
 from tollgate_core.progress import initial_progress, tally_round
@@ -134,8 +135,8 @@ def in_process_seconds(suite: Suite) -> float:
 
     with ThreadPoolExecutor(max_workers=suite.document["maxConcurrency"]) as pool:
         for round_number in range(1, stage_document["rounds"] + 1):
-            rounds = [round_number] * len(stage_document["routes"])
-            results = list(pool.map(probe_until_final, stage_document["routes"], rounds))
+            routes = routes_of(stage_document)
+            results = list(pool.map(probe_until_final, routes, [round_number] * len(routes)))
             progress = tally_round(progress, results)
     decide(progress, None)
     return time.perf_counter() - started

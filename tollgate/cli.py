@@ -6,20 +6,27 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 from rich.console import Console
 
 from tollgate.console import ProgressPrinter, print_report, print_verdict
+from tollgate.demo.load_balancer import AlbMetricsPublisher
 from tollgate.demo.service import SUITE_PATH as DEMO_SUITE_PATH
-from tollgate.demo.service import DemoService
+from tollgate.demo.service import DemoService, demo_target_group
+from tollgate.demo.users import SimulatedUsers
 from tollgate.ecs_run import DEFAULT_LIFECYCLE_STAGES, DEFAULT_STEPS, NoEcsHook, ecs_hook_function, run_ecs_deployment
 from tollgate.engine.ecs import Strategy
 from tollgate.engine.engine import EngineError, LocalEngine
 from tollgate.local_run import DEFAULT_LIFECYCLE_EVENT, UnknownLifecycleEvent, hook_function_for, run_validation
+from tollgate.metric_data import MetricDataBatch, MetricDataError, load_metric_data, seed_metric_data
 from tollgate.report import RunReport, build_ecs_report, build_report
+from tollgate_core.checks import check_count
 from tollgate_core.contracts import HookStatus, LifecycleStage
 from tollgate_core.suite import Suite, SuiteError, load_suite
 
@@ -28,6 +35,8 @@ SFN_ENDPOINT_VARIABLE = "TOLLGATE_SFN_ENDPOINT"
 CODEDEPLOY, ECS = "codedeploy", "ecs"
 # ECS shifts at least 3 % of production traffic per linear step.
 MAX_LINEAR_STEPS = 33
+# What runs beside a validation: started once the engine is ready, stopped before the engine stops.
+Alongside = Callable[[LocalEngine], AbstractContextManager[object]]
 
 
 class UsageError(ValueError):
@@ -38,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     try:
         code: int = arguments.command(arguments)
-    except (SuiteError, UnknownLifecycleEvent, NoEcsHook, EngineError, UsageError) as error:
+    except (SuiteError, MetricDataError, UnknownLifecycleEvent, NoEcsHook, EngineError, UsageError) as error:
         print(error, file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -65,6 +74,16 @@ def _parser() -> argparse.ArgumentParser:
         "PRODUCTION_TRAFFIC_SHIFT for linear and canary)",
     )
     run.add_argument("--steps", type=int, help=f"ECS linear: traffic steps (default: {DEFAULT_STEPS})")
+    run.add_argument(
+        "--metric-data",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="put this metric data in the local CloudWatch before the validation: JSON as "
+        "`aws cloudwatch put-metric-data --cli-input-json` takes it, or a list of such documents; "
+        'timestamps may be relative to the start of the run ("now", "-90s", "-5m", "-1h"); repeatable',
+    )
     run.add_argument("--report-json", type=Path, help="write the report to this file")
     run.add_argument("--quiet", action="store_true", help="print only the verdict")
     run.add_argument(
@@ -110,6 +129,7 @@ class _RunRequest:
     quiet: bool = False
     sfn_endpoint: str | None = None
     ecs: _EcsDeployment | None = None  # None: CodeDeploy calls the hook
+    metric_data: tuple[MetricDataBatch, ...] = ()  # put in the local CloudWatch once the engine is ready
 
 
 def _run(arguments: argparse.Namespace) -> int:
@@ -121,6 +141,7 @@ def _run(arguments: argparse.Namespace) -> int:
         arguments.quiet,
         arguments.sfn_endpoint,
         _ecs_deployment(arguments),
+        tuple(load_metric_data(arguments.metric_data, run_started=datetime.now(UTC))),
     )
     return _validate_on_engine(request)
 
@@ -145,19 +166,32 @@ def _ecs_deployment(arguments: argparse.Namespace) -> _EcsDeployment | None:
 
 def _validate(arguments: argparse.Namespace) -> int:
     suite = load_suite(arguments.suite)
-    routes = sum(len(stage["routes"]) for stage in suite.stages)
-    print(f"{arguments.suite}: valid ({len(suite.stages)} stages, {routes} routes)")
+    routes, metrics = check_count(suite.stages)
+    counted = f"{len(suite.stages)} stages, {routes} routes" + (f", {metrics} metric checks" if metrics else "")
+    print(f"{arguments.suite}: valid ({counted})")
     return EXIT_SUCCEEDED
 
 
 def _demo(arguments: argparse.Namespace) -> int:
-    with DemoService(broken=arguments.broken) as service:
+    """The demo service and its users, behind a load balancer that publishes to the engine's CloudWatch."""
+    ecs = _ecs_deployment(arguments)
+    target_group = demo_target_group()
+    # The users browse while the engine starts, as they would before any deployment: their requests wait in the
+    # access log, so the metric check's first round already has the requests its minRequests asks for.
+    with DemoService(broken=arguments.broken) as service, SimulatedUsers(service.url):
         print(f"demo service {'(broken) ' if arguments.broken else ''}at {service.url}")
-        return _validate_on_engine(_RunRequest(DEMO_SUITE_PATH, service.url, ecs=_ecs_deployment(arguments)))
+
+        def load_balancer(engine: LocalEngine) -> AlbMetricsPublisher:
+            return AlbMetricsPublisher(service.access_log, engine.client("cloudwatch"), target_group)
+
+        return _validate_on_engine(_RunRequest(DEMO_SUITE_PATH, service.url, ecs=ecs), alongside=load_balancer)
 
 
-def _validate_on_engine(request: _RunRequest) -> int:
-    """Check the suite here first (same messages as the hook), then run it as CodeDeploy or ECS would."""
+def _validate_on_engine(request: _RunRequest, alongside: Alongside = lambda engine: nullcontext()) -> int:
+    """Check the suite here first (same messages as the hook), then run it as CodeDeploy or ECS would.
+
+    CloudWatch is seeded once the engine is ready; `alongside` runs from then until the validation ended.
+    """
     suite = load_suite(request.suite_path).with_base_url(request.target)
     console = Console(highlight=False)
     engine = LocalEngine(sfn_endpoint=request.sfn_endpoint)
@@ -170,7 +204,9 @@ def _validate_on_engine(request: _RunRequest) -> int:
             console.print(
                 f"[dim]engine ready in {engine.startup_seconds:.1f} s; function logs: {engine.log_path}[/dim]"
             )
-        report = _run_on(engine, request, suite, None if request.quiet else ProgressPrinter(console))
+        _seed_cloudwatch(engine, request, console)
+        with alongside(engine):
+            report = _run_on(engine, request, suite, None if request.quiet else ProgressPrinter(console))
     if request.report_path:
         request.report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     if request.quiet:
@@ -178,6 +214,14 @@ def _validate_on_engine(request: _RunRequest) -> int:
     else:
         print_report(console, report)
     return EXIT_SUCCEEDED if report["reportedStatus"] == HookStatus.SUCCEEDED else EXIT_FAILED
+
+
+def _seed_cloudwatch(engine: LocalEngine, request: _RunRequest, console: Console) -> None:
+    if not request.metric_data:
+        return
+    datums = seed_metric_data(engine.client("cloudwatch"), request.metric_data)
+    if not request.quiet:
+        console.print(f"[dim]CloudWatch seeded with {datums} datums in {len(request.metric_data)} requests[/dim]")
 
 
 def _run_on(engine: LocalEngine, request: _RunRequest, suite: Suite, progress: ProgressPrinter | None) -> RunReport:

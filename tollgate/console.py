@@ -12,7 +12,7 @@ from tollgate.ecs_run import EcsProgress
 from tollgate.engine.ecs import HookInvocation
 from tollgate.history import AttemptFinished, StageStarted, WaitingForRound
 from tollgate.report import EcsRunReport, EcsStepsRunReport, RunReport, StepReport
-from tollgate_core.contracts import Controller, EcsHookStatus, HookStatus, ProbeResult
+from tollgate_core.contracts import CheckKind, Controller, EcsHookStatus, HookStatus, ProbeResult
 
 _HOOK_STATUS_STYLE = {EcsHookStatus.SUCCEEDED: "green", EcsHookStatus.FAILED: "red", EcsHookStatus.IN_PROGRESS: "dim"}
 
@@ -33,6 +33,11 @@ class ProgressPrinter:
 
 
 def _attempt_line(result: ProbeResult) -> str:
+    if "value" in result:  # a metric check's reading: its reason says what was measured
+        line = f"  round {result['round']}  {result['route']:<20} metric  "
+        verdict = "[green]ok[/green]" if result["ok"] else "[red]failed[/red]"
+        reason = result.get("reason")
+        return line + verdict + (f": {escape(reason)}" if reason else "")
     status = result.get("statusCode") or "---"
     latency = f"{result['latencyMs']:.0f} ms" if result.get("latencyMs") is not None else "-"
     line = f"  round {result['round']}  {result['route']:<20} attempt {result['attempts']}  {status}  {latency:>7}  "
@@ -68,7 +73,7 @@ def _has_steps(report: RunReport) -> TypeGuard[EcsStepsRunReport]:
 
 def print_report(console: Console, report: RunReport) -> None:
     table = Table(title="Validation", title_justify="left")
-    for column in ("stage", "route", "round", "attempts", "result", "status", "latency", "reason"):
+    for column in ("stage", "check", "round", "attempts", "result", "status", "latency", "reason"):
         table.add_column(column, justify="right" if column in ("round", "attempts", "status", "latency") else "left")
     for stage in report["stages"]:
         if not stage["probes"]:
@@ -80,9 +85,9 @@ def print_report(console: Console, report: RunReport) -> None:
                 str(probe["round"]),
                 str(probe["attempts"]),
                 "[green]passed[/green]" if probe["ok"] else "[red]failed[/red]",
-                str(probe["statusCode"] or "-"),
+                "metric" if probe["kind"] == CheckKind.METRIC else str(probe["statusCode"] or "-"),
                 f"{probe['latencyMs']:.0f} ms" if probe["latencyMs"] is not None else "-",
-                probe["reason"] or "",
+                escape(probe["reason"] or ""),
             )
     console.print(table)
     if _has_steps(report):

@@ -10,12 +10,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
-from tollgate_core.contracts import ProbeIteration, ProbeResult, WorkflowState
+from tollgate_core.contracts import CheckIteration, ProbeResult, WorkflowState
 
 PREPARE_ROUND = "Prepare round"
 PROBE_ROUTE = "Probe route"
+READ_METRIC = "Read metric"
 RECORD_PROBE_CRASH = "Record probe crash"
-PROBE_ROUTES = "Probe routes"
+RECORD_READING_CRASH = "Record reading crash"
+RUN_CHECKS = "Run checks"
 WAIT_BEFORE_NEXT_ROUND = "Wait before next round"
 
 
@@ -56,10 +58,15 @@ def progress_events(history_event: dict[str, Any]) -> Iterator[ProgressEvent]:
         current = _workflow_state(details, "output").get("current")
         if current and current["round"] == 1:
             yield StageStarted(current["stage"]["name"])
-    elif (kind, name) in (("TaskStateExited", PROBE_ROUTE), ("PassStateExited", RECORD_PROBE_CRASH)):
-        iteration = cast(ProbeIteration, json.loads(details.get("output") or "{}"))
+    elif (kind, name) in (
+        ("TaskStateExited", PROBE_ROUTE),
+        ("TaskStateExited", READ_METRIC),
+        ("PassStateExited", RECORD_PROBE_CRASH),
+        ("PassStateExited", RECORD_READING_CRASH),
+    ):
+        iteration = cast(CheckIteration, json.loads(details.get("output") or "{}"))
         yield AttemptFinished(cast(ProbeResult, iteration["probe"]["result"]))
-    elif kind == "MapStateExited" and name == PROBE_ROUTES:
+    elif kind == "MapStateExited" and name == RUN_CHECKS:
         yield RoundFinished(list(_workflow_state(details, "output").get("roundResults") or []))
     elif kind == "WaitStateEntered" and name == WAIT_BEFORE_NEXT_ROUND:
         progress = _workflow_state(details, "input")["validation"]["progress"]

@@ -7,20 +7,30 @@ from typing import TypedDict
 from tollgate.ecs_run import EcsRunOutcome
 from tollgate.engine.ecs import HookRun, Strategy
 from tollgate.local_run import RunOutcome
-from tollgate_core.contracts import Controller, EcsHookStatus, HookStatus, ProbeResult, StageStatus, TargetSummary
+from tollgate_core.contracts import (
+    CheckKind,
+    Controller,
+    EcsHookStatus,
+    HookStatus,
+    ProbeResult,
+    StageStatus,
+    TargetSummary,
+)
 from tollgate_core.reporting import ended_execution_reason
 from tollgate_core.suite import Suite
 
 
 class ProbeRow(TypedDict):
-    """A probe's final result in one round: its last attempt."""
+    """A check's final result in one round: a route's last attempt, or a metric check's reading."""
 
-    route: str
+    route: str  # the route's or the metric check's name
+    kind: CheckKind
     round: int
     attempts: int
     ok: bool
     statusCode: int | None
     latencyMs: float | None
+    value: float | None  # a metric check's measured value
     reason: str | None
 
 
@@ -64,10 +74,12 @@ class EcsStepsRunReport(EcsRunReport):
 def build_report(outcome: RunOutcome, suite: Suite, controller: Controller = Controller.CODEDEPLOY) -> RunReport:
     summary = outcome.summary
     stage_status = {stage["name"]: stage["status"] for stage in summary["stages"]} if summary else {}
+    kinds = {(stage["name"], check["name"]): check["kind"] for stage in suite.stages for check in stage["checks"]}
     probes_by_stage: dict[str, list[ProbeRow]] = {}
     for round_results in outcome.rounds:
         for probe in round_results:
-            probes_by_stage.setdefault(probe["stage"], []).append(_probe_row(probe))
+            kind = kinds.get((probe["stage"], probe["route"]), CheckKind.ROUTE)
+            probes_by_stage.setdefault(probe["stage"], []).append(_probe_row(probe, kind))
     return {
         "controller": controller,
         "status": summary["status"] if summary else outcome.reported_status,
@@ -113,14 +125,16 @@ def _step_report(run: HookRun) -> StepReport:
     }
 
 
-def _probe_row(probe: ProbeResult) -> ProbeRow:
+def _probe_row(probe: ProbeResult, kind: CheckKind) -> ProbeRow:
     return {
         "route": probe["route"],
+        "kind": kind,
         "round": probe["round"],
         "attempts": probe["attempts"],
         "ok": probe["ok"],
         "statusCode": probe["statusCode"],
         "latencyMs": probe["latencyMs"],
+        "value": probe.get("value"),
         "reason": probe["reason"],
     }
 

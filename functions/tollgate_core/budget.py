@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 
 from tollgate_core.backoff import delay_bound_seconds
-from tollgate_core.contracts import Route, Stage, SuiteDocument
+from tollgate_core.contracts import Check, CheckKind, Route, Stage, SuiteDocument
 
 # CodeDeploy fails a hook that has not reported within an hour; keep a margin for reporting.
 DEFAULT_HOOK_BUDGET_SECONDS = 55 * 60
+# The metric reader function's timeout (template.yaml): a reading never takes longer.
+METRIC_READING_WORST_CASE_SECONDS = 60.0
 
 
 def probe_worst_case_seconds(route: Route, timeout_seconds: float) -> float:
@@ -18,9 +20,15 @@ def probe_worst_case_seconds(route: Route, timeout_seconds: float) -> float:
     return float(attempts * timeout_seconds + waits)
 
 
+def check_worst_case_seconds(check: Check, timeout_seconds: float) -> float:
+    if check["kind"] == CheckKind.METRIC:
+        return METRIC_READING_WORST_CASE_SECONDS
+    return probe_worst_case_seconds(check, timeout_seconds)
+
+
 def stage_worst_case_seconds(stage: Stage, timeout_seconds: float, max_concurrency: int) -> float:
-    slowest = max(probe_worst_case_seconds(route, timeout_seconds) for route in stage["routes"])
-    batches = math.ceil(len(stage["routes"]) / max_concurrency)
+    slowest = max(check_worst_case_seconds(check, timeout_seconds) for check in stage["checks"])
+    batches = math.ceil(len(stage["checks"]) / max_concurrency)
     per_round = batches * slowest
     return float(stage["rounds"] * per_round + (stage["rounds"] - 1) * stage["intervalSeconds"])
 

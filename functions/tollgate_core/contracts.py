@@ -8,7 +8,7 @@ value a `Choice` compares against this module.
 
 # No `from __future__ import annotations` here: TypedDict reads NotRequired[...] only from evaluated annotations.
 from enum import StrEnum
-from typing import Any, NotRequired, TypeAlias, TypedDict
+from typing import Any, Literal, NotRequired, TypeAlias, TypedDict
 
 JsonValue: TypeAlias = Any  # a value the user wrote in the suite (a JSON body, an expected JSON value)
 
@@ -68,6 +68,28 @@ class LifecycleStage(StrEnum):
     POST_PRODUCTION_TRAFFIC_SHIFT = "POST_PRODUCTION_TRAFFIC_SHIFT"
 
 
+class CheckKind(StrEnum):
+    """What one item of a stage's fan-out is; the Map iteration's `Route or metric?` choice reads it."""
+
+    ROUTE = "route"  # an HTTP request, sent by the probe function
+    METRIC = "metric"  # a CloudWatch reading, taken by the metric reader function
+
+
+class MetricMeasure(StrEnum):
+    """What a metric check compares with its threshold."""
+
+    ERROR_RATE = "errorRatePercent"  # a target group's 5xx responses per request, in percent
+    LATENCY = "latencyMs"  # a statistic of a target group's response time
+    QUERY = "query"  # the one series of the user's GetMetricData queries that returns data
+
+
+class NoDataPolicy(StrEnum):
+    """What a window without datapoints means for a metric check; never decided silently."""
+
+    PASS = "pass"  # noqa: S105 - a policy name, not a password
+    FAIL = "fail"
+
+
 class StatusDelivery(StrEnum):
     """What became of a status sent to CodeDeploy."""
 
@@ -108,6 +130,7 @@ class Expectations(TypedDict):
 
 
 class Route(TypedDict):
+    kind: Literal[CheckKind.ROUTE]
     name: str
     path: str
     method: str
@@ -126,12 +149,73 @@ class Target(TypedDict):
     verifyTls: bool
 
 
+class MetricThreshold(TypedDict):
+    """At least one bound; a value outside either fails the check."""
+
+    max: NotRequired[float]
+    min: NotRequired[float]
+
+
+class TargetGroupMetrics(TypedDict):
+    """An Application Load Balancer target group, named as its CloudWatch dimensions name it."""
+
+    loadBalancer: str  # app/<name>/<id>
+    targetGroup: str  # targetgroup/<name>/<id>
+
+
+class MetricDimension(TypedDict):
+    Name: str
+    Value: str
+
+
+class MetricIdentity(TypedDict):
+    Namespace: str
+    MetricName: str
+    Dimensions: NotRequired[list[MetricDimension]]
+
+
+class MetricStat(TypedDict):
+    Metric: MetricIdentity
+    Period: int
+    Stat: str
+    Unit: NotRequired[str]
+
+
+class MetricDataQuery(TypedDict):
+    """One of GetMetricData's MetricDataQueries, as the user wrote it: a metric or an expression over others."""
+
+    Id: str
+    MetricStat: NotRequired[MetricStat]
+    Expression: NotRequired[str]
+    Label: NotRequired[str]
+    ReturnData: NotRequired[bool]
+    Period: NotRequired[int]
+
+
+class MetricCheck(TypedDict):
+    """A reading of the service's own traffic in CloudWatch, judged once per round like a route's probe."""
+
+    kind: Literal[CheckKind.METRIC]
+    name: str
+    measure: MetricMeasure
+    threshold: MetricThreshold
+    lookbackSeconds: int  # the window read: the last lookbackSeconds, in whole minutes up to the current one
+    noData: NoDataPolicy
+    alb: NotRequired[TargetGroupMetrics]  # errorRatePercent and latencyMs
+    stat: NotRequired[str]  # latencyMs: Average, Minimum, Maximum or a percentile such as p99
+    minRequests: NotRequired[int]  # errorRatePercent and latencyMs: fewer requests in the window fail the check
+    query: NotRequired[list[MetricDataQuery]]  # query
+
+
+Check: TypeAlias = Route | MetricCheck
+
+
 class Stage(TypedDict):
     name: str
     rounds: int
     intervalSeconds: int
     maxFailedProbes: int
-    routes: list[Route]
+    checks: list[Check]  # the suite's routes, then its metrics: one Map iteration each per round
 
 
 class SuiteDocument(TypedDict):
@@ -146,10 +230,14 @@ class SuiteDocument(TypedDict):
 
 
 class ProbeResult(TypedDict):
-    """One attempt's result; the last one of a probe is the probe's result in the round."""
+    """One attempt's result; the last one of a probe is the probe's result in the round.
+
+    A metric check's reading has the same shape (one attempt, no status code, the measured value), so the
+    tally, the verdict and the reports treat a metric check as one more route.
+    """
 
     stage: str
-    route: str
+    route: str  # the route's or the metric check's name
     round: int
     attempts: int  # attempts made so far, this one included
     ok: bool
@@ -158,6 +246,7 @@ class ProbeResult(TypedDict):
     reason: str | None
     final: bool  # no further attempt: this one passed or was the route's last
     retryInSeconds: int
+    value: NotRequired[float | None]  # a metric check's measured value, in its threshold's unit
 
 
 class AttemptsSoFar(TypedDict):
@@ -191,12 +280,20 @@ class ProbeIterationResult(TypedDict):
     result: ProbeResult
 
 
-class ProbeIteration(TypedDict):
-    """The state of one Map iteration inside `Probe routes`."""
+class MetricEvent(TypedDict):
+    """The metric reader function's event: one metric check in one round."""
 
     stage: str
     round: int
-    route: Route
+    metric: MetricCheck
+
+
+class CheckIteration(TypedDict):
+    """The state of one Map iteration inside `Run checks`: a route's probe or a metric check's reading."""
+
+    stage: str
+    round: int
+    check: Check
     target: Target
     probe: PreviousAttempt | ProbeIterationResult
     crash: NotRequired[LambdaError]

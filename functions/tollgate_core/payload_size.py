@@ -8,14 +8,16 @@ input with its progress grown to every route's aggregate, plus the round's input
 from __future__ import annotations
 
 import json
+import math
 
 from tollgate_core.contracts import (
+    Check,
+    CheckKind,
     Controller,
     ExecutionInput,
     LatencyAggregate,
     ProbeResult,
     Progress,
-    Route,
     RouteProgress,
     Stage,
     SuiteDocument,
@@ -30,7 +32,10 @@ _HOOK_EXECUTION_ID = "h" * 512
 _DEPLOYMENT_ID = "d-" + "D" * 9
 _LIFECYCLE_EVENT = "AfterAllowTestTraffic"
 _REASON = "r" * MAX_REASON_CHARS
-_MILLISECONDS = 60_000.0  # the longest a request may take: timeoutSeconds is at most 60
+_MILLISECONDS = 60_000.0
+_LONGEST_NUMBER = (
+    -2.2250738585072014e-308
+)  # no float's JSON text is longer  # the longest a request may take: timeoutSeconds is at most 60
 
 
 def payload_problems(document: SuiteDocument) -> list[str]:
@@ -41,7 +46,7 @@ def payload_problems(document: SuiteDocument) -> list[str]:
     return [
         f"(suite): the workflow would carry documents of up to {_kib(largest)} between states "
         f"(after a round of stage {stage!r}), over Step Functions' limit of {_kib(STATE_PAYLOAD_LIMIT_BYTES)}; "
-        "use fewer routes or shorter ones (names, paths, headers, bodies, expectations)"
+        "use fewer checks or shorter ones (names, paths, headers, bodies, expectations, queries)"
     ]
 
 
@@ -54,7 +59,7 @@ def _state_bytes(document: SuiteDocument, stage: Stage) -> int:
             "target": document["target"],
             "maxConcurrency": document["maxConcurrency"],
         },
-        "roundResults": [_probe_result(stage, route) for route in stage["routes"]],
+        "roundResults": [_probe_result(stage, check) for check in stage["checks"]],
     }
     return len(json.dumps(state, separators=(",", ":")).encode("utf-8"))
 
@@ -77,14 +82,18 @@ def _grown_progress(document: SuiteDocument) -> Progress:
     """The progress once every route of every stage has its aggregate and every count is large."""
     progress = initial_progress(document["stages"])
     for stage_progress, stage in zip(progress["stages"], document["stages"], strict=True):
-        stage_progress["routes"] = [_route_progress(route, stage["rounds"]) for route in stage["routes"]]
+        stage_progress["routes"] = [_route_progress(check, stage["rounds"]) for check in stage["checks"]]
         stage_progress["roundsRun"] = stage["rounds"]
-        stage_progress["probes"] = stage_progress["failedProbes"] = stage["rounds"] * len(stage["routes"])
+        stage_progress["probes"] = stage_progress["failedProbes"] = stage["rounds"] * len(stage["checks"])
     return {**progress, "reason": _REASON * 2}
 
 
-def _route_progress(route: Route, rounds: int) -> RouteProgress:
-    attempts = rounds * route["retry"]["maxAttempts"]
+def _attempts(check: Check) -> int:
+    return 1 if check["kind"] == CheckKind.METRIC else check["retry"]["maxAttempts"]
+
+
+def _route_progress(check: Check, rounds: int) -> RouteProgress:
+    attempts = rounds * _attempts(check)
     latency: LatencyAggregate = {
         "min": _MILLISECONDS,
         "max": _MILLISECONDS,
@@ -92,7 +101,7 @@ def _route_progress(route: Route, rounds: int) -> RouteProgress:
         "count": attempts,
     }
     return {
-        "route": route["name"],
+        "route": check["name"],
         "probes": rounds,
         "failed": rounds,
         "attempts": attempts,
@@ -101,12 +110,12 @@ def _route_progress(route: Route, rounds: int) -> RouteProgress:
     }
 
 
-def _probe_result(stage: Stage, route: Route) -> ProbeResult:
-    return {
+def _probe_result(stage: Stage, check: Check) -> ProbeResult:
+    result: ProbeResult = {
         "stage": stage["name"],
-        "route": route["name"],
+        "route": check["name"],
         "round": stage["rounds"],
-        "attempts": route["retry"]["maxAttempts"],
+        "attempts": _attempts(check),
         "ok": False,
         "statusCode": 599,
         "latencyMs": _MILLISECONDS,
@@ -114,7 +123,10 @@ def _probe_result(stage: Stage, route: Route) -> ProbeResult:
         "final": True,
         "retryInSeconds": 0,
     }
+    if check["kind"] == CheckKind.METRIC:
+        result["value"] = _LONGEST_NUMBER
+    return result
 
 
 def _kib(size: int) -> str:
-    return f"{size / 1024:.0f} KiB"
+    return f"{math.ceil(size / 1024)} KiB"  # rounded up: a size just over the limit never reads as the limit

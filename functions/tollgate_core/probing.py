@@ -8,14 +8,11 @@ from typing import Any
 
 from tollgate_core.backoff import jittered_delay_seconds
 from tollgate_core.contracts import ProbeResult, Route, Target
+from tollgate_core.event_fields import MalformedEvent, check_fields, field_of, object_of, typed_field
 from tollgate_core.expectations import failed_expectations, join_reasons
 from tollgate_core.http_attempt import RequestFailed, build_request, send
 from tollgate_core.secrets import SecretResolver, SecretUnavailable
 from tollgate_core.settings import DEFAULT_BODY_CAP_BYTES
-
-
-class MalformedProbeEvent(ValueError):
-    """The Map iteration's state is not a probe event; the message names the field and the problem."""
 
 
 @dataclass(frozen=True)
@@ -31,15 +28,15 @@ class ProbeRequest:
     @classmethod
     def from_event(cls, event: Any) -> ProbeRequest:
         """From the Map iteration's state: the previous attempt's result counts the attempts made so far."""
-        document = _object(event, "(event)")
-        probe = _object(_field(document, "probe"), "probe")
-        previous = _object(_field(probe, "result", "probe."), "probe.result")
+        document = object_of(event, "(event)")
+        probe = object_of(field_of(document, "probe"), "probe")
+        previous = object_of(field_of(probe, "result", "probe."), "probe.result")
         return cls(
-            stage=_typed(document, "stage", str),
-            route=_route(_field(document, "route")),
-            target=_target(_field(document, "target")),
-            round=_typed(document, "round", int),
-            attempt=_typed(previous, "attempts", int, "probe.result.") + 1,
+            stage=typed_field(document, "stage", str),
+            route=_route(field_of(document, "route")),
+            target=_target(field_of(document, "target")),
+            round=typed_field(document, "round", int),
+            attempt=typed_field(previous, "attempts", int, "probe.result.") + 1,
         )
 
 
@@ -49,7 +46,7 @@ def probe_event(
     """The probe function's answer to any event: an attempt's result, or a failed final one naming the bad field."""
     try:
         request = ProbeRequest.from_event(event)
-    except MalformedProbeEvent as malformed:
+    except MalformedEvent as malformed:
         return malformed_event_result(event, str(malformed))
     return probe_attempt(request, body_cap_bytes, secrets=secrets)
 
@@ -131,44 +128,18 @@ _TARGET_FIELDS: dict[str, type | tuple[type, ...]] = {
 
 
 def _route(value: Any) -> Route:
-    route = _object(value, "route")
-    _check_fields(route, _ROUTE_FIELDS, "route.")
-    _field(route, "body", "route.")  # any JSON value, null included
-    _check_fields(route["retry"], _RETRY_FIELDS, "route.retry.")
+    route = object_of(value, "route")
+    check_fields(route, _ROUTE_FIELDS, "route.")
+    field_of(route, "body", "route.")  # any JSON value, null included
+    check_fields(route["retry"], _RETRY_FIELDS, "route.retry.")
     if not isinstance(route["expect"].get("status"), list):
-        raise MalformedProbeEvent("route.expect.status: missing or not a list")
+        raise MalformedEvent("route.expect.status: missing or not a list")
     checked: Route = route  # type: ignore[assignment] # its fields were checked above
     return checked
 
 
 def _target(value: Any) -> Target:
-    target = _object(value, "target")
-    _check_fields(target, _TARGET_FIELDS, "target.")
+    target = object_of(value, "target")
+    check_fields(target, _TARGET_FIELDS, "target.")
     checked: Target = target  # type: ignore[assignment] # its fields were checked above
     return checked
-
-
-def _check_fields(document: dict[str, Any], fields: dict[str, type | tuple[type, ...]], prefix: str) -> None:
-    for name, kind in fields.items():
-        _typed(document, name, kind, prefix)
-
-
-def _object(value: Any, field: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise MalformedProbeEvent(f"{field}: expected an object, got {type(value).__name__}")
-    return value
-
-
-def _field(document: dict[str, Any], name: str, prefix: str = "") -> Any:
-    if name not in document:
-        raise MalformedProbeEvent(f"{prefix}{name}: missing")
-    return document[name]
-
-
-def _typed(document: dict[str, Any], name: str, kind: Any, prefix: str = "") -> Any:
-    value = _field(document, name, prefix)
-    # bool is an int in Python, but never a count or a number of seconds here.
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        expected = kind.__name__ if isinstance(kind, type) else "a number"
-        raise MalformedProbeEvent(f"{prefix}{name}: expected {expected}, got {type(value).__name__}")
-    return value

@@ -12,7 +12,9 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from tollgate_core.budget import DEFAULT_HOOK_BUDGET_SECONDS, worst_case_seconds
-from tollgate_core.contracts import Expectations, Route, Stage, SuiteDocument, Target
+from tollgate_core.checks import routes_of
+from tollgate_core.contracts import Check, CheckKind, Expectations, Route, Stage, SuiteDocument, Target
+from tollgate_core.metric_checks import metric_check_problems, normalized_metric_check
 from tollgate_core.payload_size import payload_problems
 from tollgate_core.secrets import plain_secret_problems
 
@@ -29,9 +31,15 @@ DEFAULT_ROUTE: dict[str, Any] = {
 }
 DEFAULT_MAX_CONCURRENCY = 10
 
+_PERCENTILE = "a percentile such as p99 or p99.9 (p0 to p100, up to two decimals)"
 _FRIENDLY_MESSAGES = {
     "status": 'must be a status class like "2xx", a code like 204, or a list of them',
     "name": "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+    "stat": f"must be Average, Minimum, Maximum or {_PERCENTILE}",
+    "Stat": f"must be SampleCount, Sum, Average, Minimum, Maximum or {_PERCENTILE}",
+    "loadBalancer": "must be app/<name>/<id>, the end of the load balancer's ARN",
+    "targetGroup": "must be targetgroup/<name>/<id>, the end of the target group's ARN",
+    "Id": "must start with a lowercase letter, followed by letters, digits or '_'",
 }
 
 
@@ -103,7 +111,7 @@ def _read_text(path: Path, source: str) -> str:
 
 def parse_suite(data: Any, budget_seconds: float = DEFAULT_HOOK_BUDGET_SECONDS, source: str = "suite") -> Suite:
     """Check a suite document and return it normalized; raise SuiteError naming every problem."""
-    problems = _schema_problems(data)
+    problems = _schema_problems(data) or _metric_problems(data)
     if problems:
         raise SuiteError(problems, source)
     document = _normalize(data)
@@ -147,11 +155,22 @@ def _describe(error: Any) -> str:
         )
     if error.validator in ("oneOf", "pattern") and last in _FRIENDLY_MESSAGES:
         return f"{_FRIENDLY_MESSAGES[last]} (got {error.instance!r})"
+    if error.validator == "anyOf" and parent == "stages":
+        return "a stage needs routes, metrics or both"
     if error.validator == "additionalProperties":
         return f"unknown key: {error.message.split('(')[-1].rstrip(')')}"
     if error.validator == "required":
         return f"missing required key: {error.message.split()[0]}"
     return str(error.message)
+
+
+def _metric_problems(data: dict[str, Any]) -> list[str]:
+    return [
+        problem
+        for s, stage in enumerate(data["stages"])
+        for m, check in enumerate(stage.get("metrics", []))
+        for problem in metric_check_problems(check, f"stages[{s}].metrics[{m}]")
+    ]
 
 
 def _normalize(data: dict[str, Any]) -> SuiteDocument:
@@ -162,28 +181,30 @@ def _normalize(data: dict[str, Any]) -> SuiteDocument:
         "target": {**DEFAULT_TARGET, **data["target"], "baseUrl": data["target"]["baseUrl"].rstrip("/")},
         "retry": suite_retry,
         "maxConcurrency": data.get("maxConcurrency", DEFAULT_MAX_CONCURRENCY),
-        "stages": [
-            {
-                **DEFAULT_STAGE,
-                **stage,
-                "routes": [_normalize_route(route, suite_retry) for route in stage["routes"]],
-            }
-            for stage in data["stages"]
-        ],
+        "stages": [_normalize_stage(stage, suite_retry) for stage in data["stages"]],
     }
     return cast(SuiteDocument, document)
 
 
-def _normalize_route(route: dict[str, Any], suite_retry: dict[str, Any]) -> dict[str, Any]:
+def _normalize_stage(stage: dict[str, Any], suite_retry: dict[str, Any]) -> dict[str, Any]:
+    checks: list[Check] = [_normalize_route(route, suite_retry) for route in stage.get("routes", [])]
+    checks += [normalized_metric_check(check) for check in stage.get("metrics", [])]
+    settings = {key: value for key, value in stage.items() if key not in ("routes", "metrics")}
+    return {**DEFAULT_STAGE, **settings, "checks": checks}
+
+
+def _normalize_route(route: dict[str, Any], suite_retry: dict[str, Any]) -> Route:
     expect = {"status": "2xx", **route.get("expect", {})}
     status = expect["status"]
     expect["status"] = status if isinstance(status, list) else [status]
-    return {
+    normalized = {
+        "kind": CheckKind.ROUTE,
         **DEFAULT_ROUTE,
         **route,
         "retry": {**suite_retry, **route.get("retry", {})},
         "expect": expect,
     }
+    return cast(Route, normalized)
 
 
 def _semantic_problems(document: SuiteDocument, budget_seconds: float) -> list[str]:
@@ -194,14 +215,14 @@ def _semantic_problems(document: SuiteDocument, budget_seconds: float) -> list[s
     problems += plain_secret_problems(document["target"]["headers"], "target.headers")
     problems += _duplicate_names(document["stages"], "stages")
     for s, stage in enumerate(document["stages"]):
-        problems += _duplicate_names(stage["routes"], f"stages[{s}].routes")
-        probes = stage["rounds"] * len(stage["routes"])
+        problems += _duplicate_check_names(stage, f"stages[{s}]")
+        probes = stage["rounds"] * len(stage["checks"])
         if stage["maxFailedProbes"] >= probes:
             problems.append(
                 f"stages[{s}].maxFailedProbes: {stage['maxFailedProbes']} lets all {probes} probes "
-                "of the stage fail; it must be smaller than rounds x routes"
+                "of the stage fail; it must be smaller than rounds x (routes + metrics)"
             )
-        for r, route in enumerate(stage["routes"]):
+        for r, route in enumerate(routes_of(stage)):
             problems += plain_secret_problems(route["headers"], f"stages[{s}].routes[{r}].headers")
             problems += _expectation_problems(route["expect"], f"stages[{s}].routes[{r}].expect")
     if not problems:
@@ -222,13 +243,28 @@ def _base_url_problem(base_url: str) -> str | None:
     return None
 
 
-def _duplicate_names(items: list[Stage] | list[Route], field: str) -> list[str]:
+def _duplicate_names(items: list[Stage], field: str) -> list[str]:
     seen: set[str] = set()
     problems = []
     for index, item in enumerate(items):
         if item["name"] in seen:
             problems.append(f"{field}[{index}].name: {item['name']!r} is used twice")
         seen.add(item["name"])
+    return problems
+
+
+def _duplicate_check_names(stage: Stage, field: str) -> list[str]:
+    """Routes and metric checks share one namespace: the reports list them side by side by name."""
+    seen: set[str] = set()
+    problems = []
+    indexes = {CheckKind.ROUTE: 0, CheckKind.METRIC: 0}
+    for check in stage["checks"]:
+        index = indexes[check["kind"]]
+        indexes[check["kind"]] += 1
+        where = f"{field}.{'routes' if check['kind'] == CheckKind.ROUTE else 'metrics'}[{index}].name"
+        if check["name"] in seen:
+            problems.append(f"{where}: {check['name']!r} is used twice")
+        seen.add(check["name"])
     return problems
 
 

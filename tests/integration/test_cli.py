@@ -47,11 +47,13 @@ def test_run_writes_the_report_and_exits_0_when_codedeploy_got_succeeded(tmp_pat
             "probes": [
                 {
                     "route": "health",
+                    "kind": "route",
                     "round": n,
                     "attempts": 1,
                     "ok": True,
                     "statusCode": 200,
                     "latencyMs": p["latencyMs"],
+                    "value": None,
                     "reason": None,
                 }
                 for n, p in zip((1, 2), report["stages"][0]["probes"], strict=True)
@@ -113,6 +115,27 @@ def test_usage_errors_and_invalid_suites_exit_2_with_one_clear_message(
     assert "Traceback" not in result.stderr
 
 
+def test_metric_data_that_cannot_be_seeded_exits_2_naming_each_file_and_field_before_anything_runs(
+    tmp_path: Path,
+) -> None:
+    # Given a suite, a metric data file with a time that is none, and a file that does not exist
+    suite = write_suite(tmp_path, suite_document(stage("smoke", route("health"))))
+    metrics, missing = tmp_path / "metrics.json", tmp_path / "missing.json"
+    datum = {"MetricName": "RequestCount", "Timestamp": "-90x", "Value": 1}
+    metrics.write_text(json.dumps({"Namespace": "AWS/ApplicationELB", "MetricData": [datum]}), encoding="utf-8")
+
+    # When the run is asked to seed CloudWatch with both
+    result = tollgate("run", "--suite", str(suite), "--metric-data", str(metrics), "--metric-data", str(missing))
+
+    # Then each problem is named by its file and field, and nothing ran
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f'{metrics}: MetricData[0].Timestamp: "-90x" is not a time (ISO 8601, epoch seconds, or now, -90s, -5m, -1h)',
+        f"{missing}: cannot read the file: No such file or directory",
+    ]
+    assert result.stdout == ""
+
+
 def oversized_suite(directory: Path) -> Path:
     """3,000 small routes: a valid suite by every other rule, whose documents outgrow Step Functions' 256 KiB."""
     routes = [{"name": f"route-{n}", "path": f"/items/{n}"} for n in range(3000)]
@@ -153,14 +176,14 @@ def test_a_suite_too_large_for_the_workflow_is_rejected_with_its_size(tmp_path: 
     size = re.search(r"the workflow would carry documents of up to (\d+) KiB between states", result.stderr)
     assert size is not None, result.stderr
     assert int(size.group(1)) > 256
-    assert "over Step Functions' limit of 256 KiB; use fewer routes" in result.stderr
+    assert "over Step Functions' limit of 256 KiB; use fewer checks" in result.stderr
 
 
 def test_validate_accepts_a_valid_suite() -> None:
     result = tollgate("validate", "tollgate/demo/suite.yaml")
 
     assert result.returncode == 0
-    assert result.stdout.strip() == "tollgate/demo/suite.yaml: valid (2 stages, 5 routes)"
+    assert result.stdout.strip() == "tollgate/demo/suite.yaml: valid (2 stages, 4 routes, 1 metric checks)"
 
 
 @pytest.mark.parametrize(("arguments", "code", "verdict"), [([], 0, "Succeeded"), (["--broken"], 1, "Failed")])

@@ -23,6 +23,7 @@ from tests.support.target import Behaviour, TargetService, closed_port_url
 from tests.support.tls import self_signed_server_context
 from tollgate.engine.engine import LocalEngine
 from tollgate.local_run import run_validation
+from tollgate_core.checks import routes_of
 from tollgate_core.contracts import HookStatus, ReportRequest
 from tollgate_core.ports import HookIds
 from tollgate_core.probing import ProbeRequest, probe_attempt
@@ -175,7 +176,7 @@ def unknown_host(h: Harness) -> Observed:
         suite = parse_suite(
             suite_document(stage("smoke", route("a", retry=ONE_ATTEMPT)), base_url="http://no-such-host.example")
         )
-        result = probe_attempt(ProbeRequest("smoke", suite.stages[0]["routes"][0], suite.target, 1, 1))
+        result = probe_attempt(ProbeRequest("smoke", routes_of(suite.stages[0])[0], suite.target, 1, 1))
     finally:
         socket.getaddrinfo = original
     codedeploy = RecordingStatusReporter()

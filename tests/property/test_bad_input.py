@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from tests.support.fakes import RecordingStarter, RecordingStatusReporter
 from tests.support.suites import route, stage, suite_document
 from tests.support.target import Behaviour, TargetService
+from tollgate_core.checks import routes_of
 from tollgate_core.contracts import ExecutionInput, HookStatus, ReportRequest
 from tollgate_core.ecs_hook import answer_hook
 from tollgate_core.ports import ExecutionState, HookIds
@@ -231,7 +232,7 @@ def test_any_valid_probe_input_gives_a_structured_result(
         suite = parse_suite(suite_document(stage("smoke", probe_route), base_url=target.url))
     except SuiteError:
         return
-    request = ProbeRequest("smoke", suite.stages[0]["routes"][0], suite.target, 1, attempt)
+    request = ProbeRequest("smoke", routes_of(suite.stages[0])[0], suite.target, 1, attempt)
 
     result = probe_attempt(request, rng=random.Random(0))
 
@@ -284,7 +285,7 @@ def valid_probe_event() -> dict[str, Any]:
     return {
         "stage": "smoke",
         "round": 1,
-        "route": suite.stages[0]["routes"][0],
+        "route": routes_of(suite.stages[0])[0],
         "target": suite.target,
         "probe": {"result": {"attempts": 0}},
     }

@@ -3,6 +3,9 @@
 Every JSONPath a state reads must name a field of the document it reads, every document a state
 builds (`Parameters`, `ItemSelector`, `ResultSelector`) must have the fields of the document it
 becomes, and every value a `Choice` compares must be one the domain can produce.
+
+A `Choice` on a field that tells the members of a union apart (a `kind` whose type is a `Literal`)
+narrows that union for the states it leads to, as a type checker narrows a tagged union.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import types
 from collections.abc import Iterator, Mapping
 from enum import Enum
 from pathlib import Path
-from typing import Any, TypedDict, Union, get_args, get_origin, get_type_hints, is_typeddict
+from typing import Any, Literal, TypedDict, Union, get_args, get_origin, get_type_hints, is_typeddict
 
 from tollgate_core import contracts
 
@@ -194,6 +197,16 @@ def _structurally_compatible(source: Any, target: Any) -> bool:
     )
 
 
+def _literal_values(leaf: Any) -> set[Any] | None:
+    """The values a field of this type can hold, when the type names them (an enum or a Literal)."""
+    if isinstance(leaf, type) and issubclass(leaf, Enum):
+        return {member.value for member in leaf}
+    members = _union_members(leaf)
+    if all(get_origin(member) is Literal for member in members):
+        return {getattr(value, "value", value) for member in members for value in get_args(member)}
+    return None
+
+
 def choice_value_problems(state_type: Any, rule: Mapping[str, Any], where: str) -> list[str]:
     """A Choice rule's Variable must exist, and the value it compares must be one the field can hold."""
     try:
@@ -201,7 +214,7 @@ def choice_value_problems(state_type: Any, rule: Mapping[str, Any], where: str) 
     except ContractMismatch as mismatch:
         return [f"{where}: {mismatch}"]
     if "StringEquals" in rule:
-        allowed = {member.value for member in leaf} if isinstance(leaf, type) and issubclass(leaf, Enum) else None
+        allowed = _literal_values(leaf)
         if allowed is None:
             return [f"{where}: {rule['Variable']} is {leaf}, not a set of values the domain names"]
         if rule["StringEquals"] not in allowed:
@@ -223,6 +236,7 @@ def state_paths(state: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
 # The functions the state machine invokes, by their DefinitionSubstitutions name: (event, answer).
 FUNCTIONS: dict[str, tuple[Any, Any]] = {
     "ProbeFunctionArn": (contracts.ProbeEvent, contracts.ProbeResult),
+    "MetricReaderFunctionArn": (contracts.MetricEvent, contracts.ProbeResult),
     "TallyFunctionArn": (contracts.TallyEvent, contracts.Progress),
     "ReporterFunctionArn": (contracts.ReportRequest, contracts.ExecutionOutput),
 }
@@ -230,14 +244,105 @@ FUNCTIONS: dict[str, tuple[Any, Any]] = {
 
 def definition_problems(definition: Mapping[str, Any]) -> list[str]:
     """Every mismatch between the definition and the contracts; empty when they agree."""
-    return _states_problems(definition["States"], contracts.WorkflowState, "")
+    return _states_problems(definition, contracts.WorkflowState, "")
 
 
-def _states_problems(states: Mapping[str, Any], state_type: Any, prefix: str) -> list[str]:
+def _states_problems(machine: Mapping[str, Any], state_type: Any, prefix: str) -> list[str]:
+    """Each state checked against the type of the document it receives, narrowed by the choices before it."""
+    states: Mapping[str, Any] = machine["States"]
+    narrowings = _narrowings(states, machine["StartAt"], state_type)
     problems: list[str] = []
     for name, state in states.items():
-        problems += _StateCheck(state, state_type, f"{prefix}{name}").problems()
+        received = _narrowed(state_type, narrowings.get(name, {}))
+        problems += _StateCheck(state, received, f"{prefix}{name}").problems()
     return problems
+
+
+# For each top-level field of a state's document whose union a Choice narrowed: the members still possible.
+Narrowing = dict[str, frozenset[Any]]
+
+
+def _narrowings(states: Mapping[str, Any], start: str, state_type: Any) -> dict[str, Narrowing]:
+    """What reaches each state, joined over every way into it (a fixed point over the state graph)."""
+    reached: dict[str, Narrowing] = {start: {}}
+    pending = [start]
+    while pending:
+        name = pending.pop()
+        for successor, narrowing in _transitions(states[name], reached[name], state_type):
+            joined = narrowing if successor not in reached else _join(reached[successor], narrowing)
+            if successor not in reached or joined != reached[successor]:
+                reached[successor] = joined
+                pending.append(successor)
+    return reached
+
+
+def _join(first: Narrowing, second: Narrowing) -> Narrowing:
+    """A field stays narrowed only where both ways in narrowed it; then to the members of either."""
+    return {field: first[field] | second[field] for field in first.keys() & second.keys()}
+
+
+def _transitions(state: Mapping[str, Any], narrowing: Narrowing, state_type: Any) -> Iterator[tuple[str, Narrowing]]:
+    for catch in state.get("Catch", []):
+        yield catch["Next"], narrowing
+    if "Next" in state:
+        yield state["Next"], narrowing
+    if state["Type"] != "Choice":
+        return
+    excluded: dict[str, set[Any]] = {}
+    for rule in state["Choices"]:
+        tag = _tag_test(rule, state_type)
+        if tag is None:
+            yield rule["Next"], narrowing
+            continue
+        field, key, value = tag
+        kept = _members_tagged(state_type, field, key, narrowing, lambda tag, value=value: tag == value)
+        if kept:  # else no document takes this way; the rule's value is reported as never produced
+            yield rule["Next"], {**narrowing, field: kept}
+        excluded.setdefault(f"{field}.{key}", set()).add(value)
+    default = dict(narrowing)
+    for field_key, values in excluded.items():
+        field, key = field_key.split(".")
+        default[field] = _members_tagged(
+            state_type, field, key, narrowing, lambda tag, values=values: tag not in values
+        )
+    if "Default" in state:
+        yield state["Default"], default
+
+
+def _tag_test(rule: Mapping[str, Any], state_type: Any) -> tuple[str, str, str] | None:
+    """(field, key, value) for a rule `$.field.key == value` where `key` tells a union's members apart."""
+    parts = rule.get("Variable", "").split(".")
+    if "StringEquals" not in rule or len(parts) != 3 or parts[0] != "$":
+        return None
+    try:
+        members = _union_members(field_type(state_type, f"$.{parts[1]}"))
+    except ContractMismatch:
+        return None  # reported by the rule's own check
+    if len(members) < 2 or any(_tag_of(member, parts[2]) is None for member in members):
+        return None
+    return parts[1], parts[2], rule["StringEquals"]
+
+
+def _members_tagged(state_type: Any, field: str, key: str, narrowing: Narrowing, keep: Any) -> frozenset[Any]:
+    members = narrowing.get(field) or frozenset(_union_members(field_type(state_type, f"$.{field}")))
+    return frozenset(member for member in members if keep(_tag_of(member, key)))
+
+
+def _tag_of(member: Any, key: str) -> Any:
+    if not is_typeddict(member):
+        return None
+    values = _literal_values(get_type_hints(member, vars(contracts)).get(key))
+    return next(iter(values)) if values and len(values) == 1 else None
+
+
+def _narrowed(state_type: Any, narrowing: Narrowing) -> Any:
+    """The state's document type with each narrowed field's union cut down to the members still possible."""
+    if not narrowing or not is_typeddict(state_type):
+        return state_type
+    fields = get_type_hints(state_type, vars(contracts), include_extras=True)
+    for field, members in narrowing.items():
+        fields[field] = Union[tuple(members)] if len(members) > 1 else next(iter(members))  # noqa: UP007
+    return TypedDict(f"{state_type.__name__}Narrowed", fields)  # type: ignore[operator]
 
 
 class _StateCheck:
@@ -308,11 +413,11 @@ class _StateCheck:
         items = self.read(effective, self.state["ItemsPath"], "ItemsPath")
         if items is not None and get_origin(items) is not list:
             self.found.append(f"{self.where}.ItemsPath: {self.state['ItemsPath']} is {items}, not a list")
-        iteration = contracts.ProbeIteration
+        iteration = contracts.CheckIteration
         self.found += built_document_problems(
             self.state["ItemSelector"], iteration, effective, f"{self.where}.ItemSelector"
         )
-        self.found += _states_problems(self.state["ItemProcessor"]["States"], iteration, f"{self.where} > ")
+        self.found += _states_problems(self.state["ItemProcessor"], iteration, f"{self.where} > ")
         results = self.read(self.state_type, self.state["ResultPath"], "ResultPath")
         if results is not None and get_origin(results) is not list:
             self.found.append(f"{self.where}.ResultPath: {self.state['ResultPath']} is {results}, not a list")

@@ -128,7 +128,7 @@ def test_every_problem_of_an_inline_suite_is_named() -> None:
 
     assert result["hookDetails"]["reason"] == (
         "invalid suite: stages[0].routes[1].name: 'a' is used twice; stages[0].maxFailedProbes: 2 lets all 2 "
-        "probes of the stage fail; it must be smaller than rounds x routes"
+        "probes of the stage fail; it must be smaller than rounds x (routes + metrics)"
     )
 
 

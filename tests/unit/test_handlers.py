@@ -119,8 +119,9 @@ EXPECTED_INPUT = {
                 "rounds": 1,
                 "intervalSeconds": 0,
                 "maxFailedProbes": 0,
-                "routes": [
+                "checks": [
                     {
+                        "kind": "route",
                         "name": "health",
                         "path": "/health",
                         "method": "GET",
@@ -194,7 +195,7 @@ def test_hook_input_carries_ids_event_target_and_suite(hook_app: ModuleType, tmp
         "controller": "CodeDeploy",
     }
     assert document["suite"]["target"]["baseUrl"] == "http://127.0.0.1:8080"
-    assert document["suite"]["stages"][0]["routes"][0]["name"] == "health"
+    assert document["suite"]["stages"][0]["checks"][0]["name"] == "health"
     assert document["error"] is None
 
 

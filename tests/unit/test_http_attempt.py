@@ -19,6 +19,7 @@ from tests.support.target import Behaviour, TargetService
 from tests.support.tls import self_signed_server_context
 from tests.unit.test_http_probe import probe
 from tollgate.loopback import LoopbackServer
+from tollgate_core.checks import routes_of
 from tollgate_core.http_attempt import build_request, describe_failure
 from tollgate_core.suite import parse_suite
 
@@ -187,7 +188,7 @@ def test_a_string_body_is_sent_as_written_and_an_object_as_json() -> None:
             )
         )
     )
-    text, patch, json_body = (build_request(r, suite.target) for r in suite.stages[0]["routes"])
+    text, patch, json_body = (build_request(r, suite.target) for r in routes_of(suite.stages[0]))
 
     assert (text.body, text.headers) == ("plain words", {})
     assert (patch.body, patch.headers) == ('{"a": 1}', {"content-type": "application/merge-patch+json"})

@@ -11,6 +11,7 @@ import pytest
 
 from tests.support.target import Behaviour, TargetService, closed_port_url
 from tests.support.tls import self_signed_server_context
+from tollgate_core.checks import routes_of
 from tollgate_core.contracts import ProbeResult
 from tollgate_core.probing import ProbeRequest, probe_attempt
 from tollgate_core.suite import parse_suite
@@ -31,7 +32,7 @@ def probe(
         "stages": [{"name": "smoke", "routes": [{"name": "r", "path": "/r", **route}]}],
     }
     suite = parse_suite(document)
-    request = ProbeRequest("smoke", suite.stages[0]["routes"][0], suite.target, round=1, attempt=attempt)
+    request = ProbeRequest("smoke", routes_of(suite.stages[0])[0], suite.target, round=1, attempt=attempt)
     return probe_attempt(request, rng=random.Random(1), **kwargs)
 
 

@@ -20,7 +20,7 @@ DESCRIBE_EXECUTION = "states:DescribeExecution"
 OWN_EXECUTIONS = {
     "Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${AWS::StackName}-validation:*"
 }
-# AWS requires "*" for these: CloudWatch Logs delivery for Step Functions and X-Ray take no resource ARN.
+# AWS requires "*" for these: CloudWatch Logs delivery for Step Functions, X-Ray and GetMetricData take no resource ARN.
 STAR_REQUIRED = {
     "logs:CreateLogDelivery",
     "logs:GetLogDelivery",
@@ -34,12 +34,14 @@ STAR_REQUIRED = {
     "xray:PutTelemetryRecords",
     "xray:GetSamplingRules",
     "xray:GetSamplingTargets",
+    "cloudwatch:GetMetricData",
 }
 # What each resource may do, through SAM policy templates or statements.
 NEEDED = {
     "AfterAllowTestTrafficHookFunction": {"StepFunctionsExecutionPolicy", HOOK_STATUS},
     "AfterAllowTrafficHookFunction": {"StepFunctionsExecutionPolicy", HOOK_STATUS},
     "ProbeFunction": {"secretsmanager:GetSecretValue", "ssm:GetParameter"},
+    "MetricReaderFunction": {"cloudwatch:GetMetricData"},
     "TallyFunction": set(),
     "ReporterFunction": {HOOK_STATUS, DESCRIBE_EXECUTION},
     "EcsHookFunction": {"StepFunctionsExecutionPolicy", DESCRIBE_EXECUTION},
@@ -111,7 +113,7 @@ def test_resources_are_this_stacks_own_except_where_aws_requires_more() -> None:
 
 
 def test_policy_templates_name_this_stacks_resources() -> None:
-    own = {"ValidationStateMachine", "ProbeFunction", "TallyFunction", "ReporterFunction"}
+    own = {"ValidationStateMachine", "ProbeFunction", "MetricReaderFunction", "TallyFunction", "ReporterFunction"}
     for logical_id in NEEDED:
         for name, value in templates(policies_of(logical_id)):
             (reference,) = value.values()

@@ -10,6 +10,7 @@ import pytest
 
 from tests.support.suites import route, stage, suite_document
 from tests.support.target import Behaviour, TargetService, closed_port_url
+from tollgate_core.checks import routes_of
 from tollgate_core.probing import ProbeRequest, probe_attempt, probe_event
 from tollgate_core.suite import parse_suite
 
@@ -31,7 +32,7 @@ def probe_event_for(base_url: str = "http://127.0.0.1:9", round_number: int = 2,
     return {
         "stage": "smoke",
         "round": round_number,
-        "route": suite.stages[0]["routes"][0],
+        "route": routes_of(suite.stages[0])[0],
         "target": suite.target,
         "probe": {"result": {"attempts": 0}},
     }
@@ -141,7 +142,7 @@ def test_the_probe_reads_no_more_of_the_body_than_its_cap(target: TargetService)
 
 def test_an_attempt_that_got_no_answer_has_no_status_and_no_latency() -> None:
     suite = parse_suite(suite_document(stage("smoke", route("health")), base_url=closed_port_url()))
-    request = ProbeRequest("smoke", suite.stages[0]["routes"][0], suite.target, round=3, attempt=3)
+    request = ProbeRequest("smoke", routes_of(suite.stages[0])[0], suite.target, round=3, attempt=3)
 
     result = probe_attempt(request)
 
@@ -164,7 +165,7 @@ def test_a_failed_attempt_waits_a_jittered_share_of_the_backoff_before_the_next(
     suite = parse_suite(
         suite_document(stage("smoke", route("health", retry={"intervalSeconds": 100})), base_url=closed_port_url())
     )
-    request = ProbeRequest("smoke", suite.stages[0]["routes"][0], suite.target, round=1, attempt=1)
+    request = ProbeRequest("smoke", routes_of(suite.stages[0])[0], suite.target, round=1, attempt=1)
 
     # When the first attempt fails
     result = probe_attempt(request, rng=random.Random(1))

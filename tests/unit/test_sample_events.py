@@ -9,6 +9,7 @@ from typing import Any, cast
 from tests.support.fakes import KnownFailures, RecordingStatusReporter
 from tollgate_core.contracts import ReportRequest
 from tollgate_core.ecs_hook import EcsHookEvent, is_rollback
+from tollgate_core.metric_reading import MetricReadingRequest
 from tollgate_core.ports import HookIds
 from tollgate_core.probing import ProbeRequest
 from tollgate_core.progress import tally_round
@@ -31,6 +32,10 @@ def test_the_hook_event_carries_both_ids() -> None:
 
 def test_the_probe_event_is_a_probe_request() -> None:
     assert ProbeRequest.from_event(event("probe.json")).attempt == 1
+
+
+def test_the_metric_reader_event_is_a_reading_request() -> None:
+    assert MetricReadingRequest.from_event(event("metric-reader.json")).check["name"] == "green-5xx-rate"
 
 
 def test_the_tally_event_advances_to_the_next_stage() -> None:

@@ -16,6 +16,7 @@ from moto import mock_aws
 from tests.support.suites import route, stage, suite_document
 from tests.support.target import Behaviour, TargetService
 from tollgate_core.aws_secrets import MAX_AGE_SECONDS, AwsSecretResolver
+from tollgate_core.checks import routes_of
 from tollgate_core.contracts import ProbeResult
 from tollgate_core.probing import ProbeRequest, probe_attempt
 from tollgate_core.secrets import SecretUnavailable
@@ -79,7 +80,7 @@ def probe_with(headers: dict[str, Any], base_url: str, resolver: AwsSecretResolv
     suite = parse_suite(
         suite_document(stage("smoke", route("r", headers=headers, retry={"maxAttempts": 1})), base_url=base_url)
     )
-    request = ProbeRequest("smoke", suite.stages[0]["routes"][0], suite.target, 1, 1)
+    request = ProbeRequest("smoke", routes_of(suite.stages[0])[0], suite.target, 1, 1)
     return probe_attempt(request, secrets=resolver)
 
 

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.suites import route, stage, suite_document, write_suite
+from tollgate_core.checks import routes_of
 from tollgate_core.suite import SuiteError, load_suite, parse_suite
 
 EXAMPLE_SUITES = [
@@ -35,7 +36,7 @@ def test_defaults_are_filled_in() -> None:
     assert suite.document["maxConcurrency"] == 10
     smoke = suite.stages[0]
     assert (smoke["rounds"], smoke["intervalSeconds"], smoke["maxFailedProbes"]) == (1, 0, 0)
-    health = smoke["routes"][0]
+    health = routes_of(smoke)[0]
     assert health["method"] == "GET"
     assert health["followRedirects"] is False
     assert health["body"] is None
@@ -48,7 +49,7 @@ def test_route_retry_overrides_the_suite_retry_key_by_key() -> None:
         stage("smoke", route("health", retry={"maxAttempts": 5})), retry={"intervalSeconds": 0, "backoffRate": 1.5}
     )
 
-    retry = parse_suite(document).stages[0]["routes"][0]["retry"]
+    retry = routes_of(parse_suite(document).stages[0])[0]["retry"]
 
     assert retry == {"maxAttempts": 5, "intervalSeconds": 0, "backoffRate": 1.5}
 
@@ -56,7 +57,7 @@ def test_route_retry_overrides_the_suite_retry_key_by_key() -> None:
 def test_a_single_status_becomes_a_list() -> None:
     document = suite_document(stage("smoke", route("health", expect={"status": 204})))
 
-    assert parse_suite(document).stages[0]["routes"][0]["expect"]["status"] == [204]
+    assert routes_of(parse_suite(document).stages[0])[0]["expect"]["status"] == [204]
 
 
 def test_trailing_slash_of_the_base_url_is_dropped() -> None:

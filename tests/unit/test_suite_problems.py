@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.support.suites import route, stage, suite_document
+from tollgate_core.checks import routes_of
 from tollgate_core.suite import SuiteError, load_suite, parse_suite
 
 STATUS_HELP = 'must be a status class like "2xx", a code like 204, or a list of them'
@@ -99,7 +100,7 @@ def test_what_the_user_set_is_kept_as_set() -> None:
     suite = parse_suite(document)
 
     assert suite.document["maxConcurrency"] == 3
-    assert suite.stages[0]["routes"][0]["expect"]["status"] == [200, "3xx"]
+    assert routes_of(suite.stages[0])[0]["expect"]["status"] == [200, "3xx"]
     assert suite.target["baseUrl"] == "http://svc:8080/INDEX"
     assert suite.with_base_url("http://10.0.0.1:8080/INDEX/").target["baseUrl"] == "http://10.0.0.1:8080/INDEX"
 
@@ -151,13 +152,13 @@ def routes_with_a_padded_target(count: int) -> dict[str, Any]:
 
 
 def test_a_suite_is_accepted_while_its_largest_document_fits_step_functions_limit() -> None:
-    # Given 246 routes, whose largest document is about 500 bytes under 256 KiB, each route adding about 1 KiB
-    largest_that_fits = routes_with_a_padded_target(246)
+    # Given 239 routes, whose largest document is just under 256 KiB, each route adding about 1 KiB
+    largest_that_fits = routes_with_a_padded_target(239)
 
     # Then it is accepted, and one route more is rejected naming the size and what to reduce
-    assert len(parse_suite(largest_that_fits).stages[0]["routes"]) == 246
-    assert rejected(routes_with_a_padded_target(247)).problems == [
+    assert len(routes_of(parse_suite(largest_that_fits).stages[0])) == 239
+    assert rejected(routes_with_a_padded_target(240)).problems == [
         "(suite): the workflow would carry documents of up to 257 KiB between states (after a round of stage "
-        "'soak'), over Step Functions' limit of 256 KiB; use fewer routes or shorter ones (names, paths, headers, "
-        "bodies, expectations)"
+        "'soak'), over Step Functions' limit of 256 KiB; use fewer checks or shorter ones (names, paths, headers, "
+        "bodies, expectations, queries)"
     ]

@@ -96,6 +96,7 @@ def test_functions_are_named_by_their_function_name_or_after_the_stack(shop: App
         "CodeDeployHook_shop-AfterAllowTestTraffic",
         "CodeDeployHook_shop-AfterAllowTraffic",
         "shop-EcsHook",
+        "shop-MetricReaderFunction",
         "shop-ProbeFunction",
         "shop-ReporterFunction",
         "shop-TallyFunction",

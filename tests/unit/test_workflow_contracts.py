@@ -21,7 +21,7 @@ def states(definition: dict[str, Any]) -> dict[str, Any]:
 
 
 def iteration_states(definition: dict[str, Any]) -> dict[str, Any]:
-    inner: dict[str, Any] = states(definition)["Probe routes"]["ItemProcessor"]["States"]
+    inner: dict[str, Any] = states(definition)["Run checks"]["ItemProcessor"]["States"]
     return inner
 
 
@@ -54,7 +54,19 @@ def give_the_reporter_a_progress_of_the_wrong_document(definition: dict[str, Any
 
 
 def map_over_something_that_is_not_a_list(definition: dict[str, Any]) -> None:
-    states(definition)["Probe routes"]["ItemsPath"] = "$.stage.name"
+    states(definition)["Run checks"]["ItemsPath"] = "$.stage.name"
+
+
+def send_metric_checks_to_the_probe(definition: dict[str, Any]) -> None:
+    iteration_states(definition)["Route or metric?"]["Choices"][0]["Next"] = "Probe route"
+
+
+def read_metrics_for_every_check(definition: dict[str, Any]) -> None:
+    iteration_states(definition)["Route or metric?"]["Default"] = "Read metric"
+
+
+def dispatch_on_a_kind_no_check_has(definition: dict[str, Any]) -> None:
+    iteration_states(definition)["Route or metric?"]["Choices"][0]["StringEquals"] = "metrics"
 
 
 def compare_a_boolean_field_as_text(definition: dict[str, Any]) -> None:
@@ -76,6 +88,9 @@ def compare_a_boolean_field_as_text(definition: dict[str, Any]) -> None:
         (give_the_reporter_a_progress_of_the_wrong_document, "Payload.progress: $.suite is"),
         (map_over_something_that_is_not_a_list, "ItemsPath: $.stage.name is <class 'str'>, not a list"),
         (compare_a_boolean_field_as_text, "$.probe.result.reason is str | None, not a boolean"),
+        (send_metric_checks_to_the_probe, "Probe route.Parameters.Payload.route: $.check is"),
+        (read_metrics_for_every_check, "Read metric.Parameters.Payload.metric: $.check is"),
+        (dispatch_on_a_kind_no_check_has, "'metrics' is never produced; $.check.kind is one of ['metric', 'route']"),
     ],
 )
 def test_a_definition_that_disagrees_with_the_contracts_is_caught(mutation: Mutation, named: str) -> None:

@@ -80,7 +80,7 @@ def test_every_lambda_task_uses_the_invoke_integration_and_can_fail_into_a_repor
     definition = json.loads(substituted_definition())
     tasks = {name: state for name, state in states_of(definition).items() if state["Type"] == "Task"}
 
-    assert set(tasks) == {"Probe route", "Tally round", "Report to CodeDeploy"}
+    assert set(tasks) == {"Probe route", "Read metric", "Tally round", "Report to CodeDeploy"}
     for name, task in tasks.items():
         assert task["Resource"] == "arn:aws:states:::lambda:invoke"
         assert task["Parameters"]["FunctionName"].startswith("arn:aws:lambda:")
@@ -101,7 +101,7 @@ def test_the_execution_times_out_with_the_hook_budget() -> None:
     assert json.loads(substituted_definition())["TimeoutSeconds"] == 3300
 
 
-def test_the_template_wires_hooks_probe_tally_and_reporter() -> None:
+def test_the_template_wires_hooks_probe_metric_reader_tally_and_reporter() -> None:
     app = load_app(ROOT / "template.yaml", stack_name="shop")
 
     hook = app.hook_for("AfterAllowTestTraffic")
@@ -116,6 +116,7 @@ def test_the_template_wires_hooks_probe_tally_and_reporter() -> None:
         "hook.app.handler",
         "ecs_hook.app.handler",
         "probe.app.handler",
+        "metric_reader.app.handler",
         "tally.app.handler",
         "reporter.app.handler",
     }

@@ -1,8 +1,8 @@
 """The local AWS edge: one loopback endpoint that every client in the engine uses.
 
-Lambda's Invoke API goes to the local runtime, CodeDeploy's hook status to the local CodeDeploy,
-and everything else (Step Functions) to moto_url: the engine's own moto, or an external Step Functions
-API such as Step Functions Local.
+Lambda's Invoke API goes to the local runtime, CodeDeploy's hook status to the local CodeDeploy, Step
+Functions to sfn_url (an external Step Functions API such as Step Functions Local, or else the engine's own
+moto), and everything else (CloudWatch, Secrets Manager, SSM) to the engine's own moto at moto_url.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from tollgate.loopback import LoopbackServer
 
 _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations")
 _CODEDEPLOY_TARGET = "CodeDeploy_20141006."
+_STEP_FUNCTIONS_TARGET = "AWSStepFunctions."
 _HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive", "server", "date"}
 
 
@@ -33,11 +34,12 @@ class Edge:
         self,
         runtime_for: Callable[[str], LambdaRuntime],
         codedeploy: LocalCodeDeploy,
-        moto_url: str,
+        sfn_endpoint: str | None = None,
         port: int = 0,
     ) -> None:
         self.codedeploy = codedeploy
-        self.moto_url = moto_url  # the engine's own moto is started after the edge, aimed at its port
+        self.sfn_endpoint = sfn_endpoint
+        self.moto_url = ""  # the engine's own moto is started after the edge, aimed at its port
         self._local = threading.local()
         self._server = LoopbackServer(_handler_for(self), "tollgate-edge", port)
         self.url = self._server.url
@@ -53,7 +55,15 @@ class Edge:
         for thread in self._background:
             thread.join(timeout=5)
 
-    def moto_session(self) -> requests.Session:
+    @property
+    def sfn_url(self) -> str:
+        return self.sfn_endpoint or self.moto_url
+
+    def upstream_url(self, target: str) -> str:
+        """Where a request that is neither Lambda nor CodeDeploy goes, by its X-Amz-Target header."""
+        return self.sfn_url if target.startswith(_STEP_FUNCTIONS_TARGET) else self.moto_url
+
+    def upstream_session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = requests.Session()
@@ -153,8 +163,10 @@ def _handler_for(edge: Edge) -> type[BaseHTTPRequestHandler]:
         def _forward(self) -> None:
             headers = {name: value for name, value in self.headers.items() if name.lower() not in _HOP_BY_HOP}
             # `--sfn-endpoint http://host:port/` must not send every request to "//" (moto tolerates it; not all do).
-            url = edge.moto_url.rstrip("/") + self.path
-            response = edge.moto_session().request(self.command, url, data=self._body(), headers=headers, timeout=60)
+            url = edge.upstream_url(self.headers.get("X-Amz-Target", "")).rstrip("/") + self.path
+            response = edge.upstream_session().request(
+                self.command, url, data=self._body(), headers=headers, timeout=60
+            )
             reply_headers = {name: value for name, value in response.headers.items() if name.lower() not in _HOP_BY_HOP}
             self._reply(response.status_code, response.content, reply_headers)
 

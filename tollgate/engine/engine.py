@@ -76,12 +76,11 @@ class LocalEngine:
         edge_port = int(os.environ.get(EDGE_PORT_VARIABLE) or 0)
         log = self._log
         self.edge = Edge(
-            lambda url: LambdaRuntime(self.app.functions, url, log), self.codedeploy, self.sfn_endpoint or "", edge_port
+            lambda url: LambdaRuntime(self.app.functions, url, log), self.codedeploy, self.sfn_endpoint, edge_port
         )
         self.runtime = self.edge.runtime
         self.edge.start()
-        if self.sfn_endpoint is None:
-            self._start_moto(self._log)
+        self._start_moto(self._log)  # CloudWatch, Secrets Manager and SSM, even when Step Functions is external
         self._create_state_machine()
         reporter = next((spec for spec in self.app.functions.values() if spec.execution_ended_statuses), None)
         if reporter:

@@ -1,7 +1,9 @@
 """moto in server mode, with its Step Functions interpreter on and its Lambda calls sent to the edge.
 
-The engine starts one of its own; started apart from an engine, it is an external Step Functions API
-wired the way Step Functions Local is (`tollgate run --sfn-endpoint`).
+It runs tollgate.engine.moto_main, moto's server with CloudWatch's GetMetricData answered as CloudWatch does.
+The engine always starts one of its own, for CloudWatch, Secrets Manager and SSM, and for Step Functions
+unless an external API takes those (`tollgate run --sfn-endpoint`); started apart from an engine, it is such
+an external Step Functions API, wired the way Step Functions Local is.
 """
 
 from __future__ import annotations
@@ -17,10 +19,18 @@ import requests
 
 _START_TIMEOUT_SECONDS = 20.0
 _START_ATTEMPTS = 3
+# moto_main patches moto's CloudWatch backend, so it refuses any moto but the one constraints.txt pins
+# (tests/integration/test_local_cloudwatch_server.py keeps the two equal), exiting with sysexits' EX_CONFIG.
+PINNED_MOTO_VERSION = "5.2.5"
+UNPINNED_MOTO_EXIT_CODE = 78
 
 
 class MotoServerExited(RuntimeError):
     """moto stopped before it answered, e.g. because its port was taken."""
+
+
+class UnpinnedMoto(RuntimeError):
+    """The installed moto is not the version constraints.txt pins; trying again cannot help."""
 
 
 def _free_port() -> int:
@@ -38,7 +48,7 @@ class MotoServer:
         env = {**os.environ, "MOTO_PORT": str(lambda_endpoint_port), "AWS_DEFAULT_REGION": "us-east-1"}
         env.pop("AWS_ENDPOINT_URL", None)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, "-m", "tollgate.engine.moto_main", "-H", "127.0.0.1", "-p", str(self.port)],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -48,8 +58,11 @@ class MotoServer:
     def wait_ready(self) -> None:
         deadline = time.monotonic() + _START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise MotoServerExited(f"moto server exited with code {self.process.returncode}; see the engine log")
+            exit_code = self.process.poll()
+            if exit_code == UNPINNED_MOTO_EXIT_CODE:
+                raise UnpinnedMoto(f"moto is not {PINNED_MOTO_VERSION}, as constraints.txt pins; see the engine log")
+            if exit_code is not None:
+                raise MotoServerExited(f"moto server exited with code {exit_code}; see the engine log")
             try:
                 requests.get(f"{self.url}/moto-api/", timeout=1).raise_for_status()
             except requests.RequestException:  # not listening yet, or someone else holds the port
