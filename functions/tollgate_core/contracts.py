@@ -199,7 +199,7 @@ class MetricCheck(TypedDict):
     name: str
     measure: MetricMeasure
     threshold: MetricThreshold
-    lookbackSeconds: int  # the window read: the last lookbackSeconds, in whole minutes up to the current one
+    lookbackSeconds: int  # the window: these seconds before the current minute, and the current minute so far
     noData: NoDataPolicy
     alb: NotRequired[TargetGroupMetrics]  # errorRatePercent and latencyMs
     stat: NotRequired[str]  # latencyMs: Average, Minimum, Maximum or a percentile such as p99

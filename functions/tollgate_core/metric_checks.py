@@ -21,6 +21,7 @@ from tollgate_core.metric_math import expression_problem
 DEFAULT_LOOKBACK_SECONDS = 300
 DEFAULT_LATENCY_STAT = "p99"
 DEFAULT_MIN_REQUESTS = 1
+CURRENT_MINUTE_SECONDS = 60  # a reading's window is lookbackSeconds before the current minute, and that minute
 MEASURES = tuple(MetricMeasure)
 # CloudWatch's high-resolution periods; any other period is a whole number of minutes.
 _HIGH_RESOLUTION_PERIODS = (1, 5, 10, 20, 30)
@@ -95,10 +96,11 @@ def _one_query_problems(query: dict[str, Any], other_ids: list[str], lookback_se
     period = query["MetricStat"]["Period"]
     if period not in _HIGH_RESOLUTION_PERIODS and period % 60:
         return [f"{where}.MetricStat.Period: {period} must be 1, 5, 10, 20, 30 or a multiple of 60"]
-    if period > lookback_seconds:
+    window = lookback_seconds + CURRENT_MINUTE_SECONDS
+    if period > window:
         return [
-            f"{where}.MetricStat.Period: {period} s is longer than the window (lookbackSeconds {lookback_seconds}); "
-            "no whole period would fit in it"
+            f"{where}.MetricStat.Period: {period} s is longer than the window ({window} s: lookbackSeconds "
+            f"{lookback_seconds} and the current minute); no whole period would fit in it"
         ]
     return []
 

@@ -19,6 +19,7 @@ from tollgate_core.contracts import (
 )
 from tollgate_core.event_fields import MalformedEvent, field_of, object_of, typed_field
 from tollgate_core.expectations import join_reasons
+from tollgate_core.metric_checks import CURRENT_MINUTE_SECONDS
 
 ALB_NAMESPACE = "AWS/ApplicationELB"
 
@@ -136,9 +137,14 @@ def read_metric(request: MetricReadingRequest, source: MetricSource, clock: Cloc
 
 
 def metric_window(now: datetime, lookback_seconds: int) -> MetricWindow:
-    """The last `lookback_seconds`, ending at the next whole minute so that the current minute is read too."""
-    end = now.astimezone(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
-    return MetricWindow(end - timedelta(seconds=lookback_seconds), end)
+    """The whole minutes of the last `lookback_seconds` before the current minute, and the current minute so far.
+
+    Datapoints are per minute, so a window ending at the current minute's start would miss what happened in
+    it, and one starting `lookback_seconds` before the next minute would hold as little as a few seconds.
+    """
+    current_minute = now.astimezone(UTC).replace(second=0, microsecond=0)
+    end = current_minute + timedelta(seconds=CURRENT_MINUTE_SECONDS)
+    return MetricWindow(current_minute - timedelta(seconds=lookback_seconds), end)
 
 
 def metric_queries(check: MetricCheck) -> list[MetricDataQuery]:
@@ -337,7 +343,7 @@ def _alb_query(query_id: str, check: MetricCheck, metric: AlbMetric, stat: str) 
                 ],
             },
             # One period for the whole window: one datapoint per metric (more only if CloudWatch splits it).
-            "Period": check["lookbackSeconds"],
+            "Period": check["lookbackSeconds"] + CURRENT_MINUTE_SECONDS,
             "Stat": stat,
         },
         "ReturnData": True,

@@ -5,57 +5,15 @@ Every test seeds its own target group, so the session's shared CloudWatch holds 
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tests.support import workflow_scenarios as scenarios
+from tests.support.alb_metrics import ALB_NAMESPACE, new_target_group, seed_alb_traffic, target_group_dimensions
 from tests.support.suites import route, stage, suite_document, target_group_check
 from tests.support.target import Behaviour, TargetService
 from tests.support.workflow_scenarios import Workflow, entered_states, probes
 from tollgate.local_run import RunOutcome
 from tollgate_core.contracts import ProbeResult
-
-ALB_NAMESPACE = "AWS/ApplicationELB"
-LOAD_BALANCER = "app/shop/50dc6c495c0c9188"
-
-
-def new_target_group() -> str:
-    return f"targetgroup/shop-green/{uuid.uuid4().hex[:16]}"
-
-
-def seed_alb_traffic(
-    workflow: Workflow,
-    target_group: str,
-    requests: int,
-    errors: int = 0,
-    response_seconds: list[float] | None = None,
-) -> None:
-    """What an ALB records for a target group: requests, 5xx (only when there were some), response times."""
-    dimensions = [{"Name": "LoadBalancer", "Value": LOAD_BALANCER}, {"Name": "TargetGroup", "Value": target_group}]
-    a_minute_ago = datetime.now(UTC) - timedelta(seconds=30)
-    data: list[dict[str, Any]] = [
-        {"MetricName": "RequestCount", "Dimensions": dimensions, "Timestamp": a_minute_ago, "Value": requests}
-    ]
-    if errors:
-        data.append(
-            {
-                "MetricName": "HTTPCode_Target_5XX_Count",
-                "Dimensions": dimensions,
-                "Timestamp": a_minute_ago,
-                "Value": errors,
-            }
-        )
-    if response_seconds:
-        data.append(
-            {
-                "MetricName": "TargetResponseTime",
-                "Dimensions": dimensions,
-                "Timestamp": a_minute_ago,
-                "Values": response_seconds,
-                "Unit": "Seconds",
-            }
-        )
-    workflow.engine.client("cloudwatch").put_metric_data(Namespace=ALB_NAMESPACE, MetricData=data)
 
 
 def readings(outcome: RunOutcome) -> list[ProbeResult]:
@@ -71,7 +29,7 @@ def only_reason(outcome: RunOutcome) -> str:
 def test_a_stage_judged_by_healthy_metrics_passes(workflow: Workflow) -> None:
     # Given a target group that served 1000 requests, 5 of them 5xx, all answered within 300 ms
     target_group = new_target_group()
-    seed_alb_traffic(workflow, target_group, requests=1000, errors=5, response_seconds=[0.1, 0.2, 0.3])
+    seed_alb_traffic(workflow.engine, target_group, requests=1000, errors=5, response_seconds=[0.1, 0.2, 0.3])
     checks = [
         target_group_check("error-rate", target_group, errorRatePercent={"max": 1}, minRequests=50),
         target_group_check("p99", target_group, latencyMs={"stat": "p99", "max": 800}),
@@ -88,24 +46,13 @@ def test_a_stage_judged_by_healthy_metrics_passes(workflow: Workflow) -> None:
 
 
 def test_an_error_rate_over_its_max_fails_the_stage_with_what_was_measured(workflow: Workflow) -> None:
-    # Given 34 failed requests of 1000
-    target_group = new_target_group()
-    seed_alb_traffic(workflow, target_group, requests=1000, errors=34)
-
-    # When the stage allows at most 1 % of 5xx
-    check = target_group_check("green-5xx-rate", target_group, errorRatePercent={"max": 1})
-    outcome = workflow.run(suite_document(stage("soak", metrics=[check])))
-
-    # Then the deployment fails, and the reason says the rate, the counts and the window
-    assert outcome.reported_status == "Failed"
-    assert only_reason(outcome) == "5xx rate 3.4% over max 1% (34 of 1000 requests, last 300 s)"
-    assert outcome.summary is not None and "green-5xx-rate (round 1): 5xx rate 3.4%" in str(outcome.summary["reason"])
+    scenarios.metric_gate_fails_on_the_error_rate_beside_a_passing_route(workflow)
 
 
 def test_a_p99_latency_over_its_max_fails(workflow: Workflow) -> None:
     # Given 100 responses taking 10, 20, ... 1000 ms: 99 % of them took at most 990 ms
     target_group = new_target_group()
-    seed_alb_traffic(workflow, target_group, requests=100, response_seconds=[n / 100 for n in range(1, 101)])
+    seed_alb_traffic(workflow.engine, target_group, requests=100, response_seconds=[n / 100 for n in range(1, 101)])
 
     # When the stage allows a p99 of 800 ms
     check = target_group_check("green-p99", target_group, latencyMs={"stat": "p99", "max": 800})
@@ -136,7 +83,7 @@ def test_a_window_without_data_fails_unless_the_check_says_no_data_passes(workfl
 def test_routes_and_metrics_share_the_stage_failure_budget(workflow: Workflow) -> None:
     # Given a healthy route and a target group with a 50 % error rate
     target_group = new_target_group()
-    seed_alb_traffic(workflow, target_group, requests=100, errors=50)
+    seed_alb_traffic(workflow.engine, target_group, requests=100, errors=50)
     error_rate = target_group_check("error-rate", target_group, errorRatePercent={"max": 1})
 
     with TargetService({"/health": Behaviour()}) as target:
@@ -157,12 +104,12 @@ def test_routes_and_metrics_share_the_stage_failure_budget(workflow: Workflow) -
 def test_a_query_check_judges_its_metric_math_series(workflow: Workflow) -> None:
     # Given 5 errors in 200 requests, read with metric math: a 2.5 % error rate
     target_group = new_target_group()
-    seed_alb_traffic(workflow, target_group, requests=200, errors=5)
-    dimensions = [{"Name": "LoadBalancer", "Value": LOAD_BALANCER}, {"Name": "TargetGroup", "Value": target_group}]
+    seed_alb_traffic(workflow.engine, target_group, requests=200, errors=5)
+    dimensions = target_group_dimensions(target_group)
 
     def sum_of(metric_name: str) -> dict[str, Any]:
         metric = {"Namespace": ALB_NAMESPACE, "MetricName": metric_name, "Dimensions": dimensions}
-        return {"Metric": metric, "Period": 300, "Stat": "Sum"}
+        return {"Metric": metric, "Period": 360, "Stat": "Sum"}
 
     query = [
         {"Id": "r", "MetricStat": sum_of("RequestCount"), "ReturnData": False},
@@ -186,7 +133,7 @@ def test_a_metric_reader_that_crashes_is_a_failed_check(workflow: Workflow) -> N
     reader = workflow.engine.app.function("MetricReaderFunction").name
     workflow.engine.configure_function(reader, timeout_seconds=0.01)
     target_group = new_target_group()
-    seed_alb_traffic(workflow, target_group, requests=100)
+    seed_alb_traffic(workflow.engine, target_group, requests=100)
 
     # When a stage reads a metric
     check = target_group_check("error-rate", target_group, errorRatePercent={"max": 1})

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support.suites import route, stage, suite_document, write_suite
+from tests.support.alb_metrics import new_target_group, seed_alb_traffic
+from tests.support.suites import route, stage, suite_document, target_group_check, write_suite
 from tests.support.target import Behaviour, TargetService, closed_port_url
 from tollgate.engine.engine import LocalEngine
 from tollgate.local_run import RunOutcome, attempts_of, run_validation
@@ -164,6 +165,28 @@ def soak_over_budget_fails_fast(workflow: Workflow) -> str:
     return _arn(outcome)
 
 
+def metric_gate_fails_on_the_error_rate_beside_a_passing_route(workflow: Workflow) -> str:
+    # Given a healthy route, and a target group that answered 34 of its last 1000 requests with a 5xx
+    target_group = new_target_group()
+    seed_alb_traffic(workflow.engine, target_group, requests=1000, errors=34)
+    error_rate = target_group_check("green-5xx-rate", target_group, errorRatePercent={"max": 1})
+    with TargetService({"/health": Behaviour()}) as target:
+        # When one stage probes the route and reads the error rate
+        outcome = workflow.run(suite_document(stage("soak", route("health"), metrics=[error_rate])), target.url)
+
+    # Then the probe passes, the reading fails saying what it measured, and so does the deployment
+    assert outcome.reported_status == "Failed"
+    assert [(result["route"], result["ok"], result["reason"]) for result in probes(outcome)] == [
+        ("health", True, None),
+        ("green-5xx-rate", False, "5xx rate 3.4% over max 1% (34 of 1000 requests, last 300 s)"),
+    ]
+    assert outcome.summary is not None
+    assert str(outcome.summary["reason"]).endswith(
+        "green-5xx-rate (round 1): 5xx rate 3.4% over max 1% (34 of 1000 requests, last 300 s)"
+    )
+    return _arn(outcome)
+
+
 def reporter_crash_is_reported_by_the_safety_net(workflow: Workflow) -> str:
     # Given a reporter that crashes on every call (its SDK configuration is broken) and a passing service
     reporter = workflow.engine.app.function("ReporterFunction").name
@@ -194,5 +217,6 @@ SCENARIOS = [
     target_down,
     fail_fast_skips_later_stages_and_their_waits,
     soak_over_budget_fails_fast,
+    metric_gate_fails_on_the_error_rate_beside_a_passing_route,
     reporter_crash_is_reported_by_the_safety_net,
 ]

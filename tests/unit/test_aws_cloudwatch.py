@@ -71,7 +71,7 @@ def at(minute: int, value: float) -> Datapoint:
 def test_the_source_sends_the_checks_queries_over_the_window_and_returns_every_series_by_id(
     cloudwatch: tuple[CloudWatchMetricSource, Stubber],
 ) -> None:
-    # Given CloudWatch expects exactly the target group's two sums over 14:28 to 14:33
+    # Given CloudWatch expects exactly the target group's two sums, each over the whole window
     source, stubber = cloudwatch
     dimensions = [
         {"Name": "LoadBalancer", "Value": "app/shop/50dc6c495c0c9188"},
@@ -82,7 +82,7 @@ def test_the_source_sends_the_checks_queries_over_the_window_and_returns_every_s
             "Id": query_id,
             "MetricStat": {
                 "Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": name, "Dimensions": dimensions},
-                "Period": 300,
+                "Period": 360,
                 "Stat": "Sum",
             },
             "ReturnData": True,

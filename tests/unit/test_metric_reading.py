@@ -100,16 +100,18 @@ def outcome(result: ProbeResult) -> tuple[bool, float | None, str | None]:
 @pytest.mark.parametrize(
     ("now", "start", "end"),
     [
-        (NOW, "14:28", "14:33"),
-        (NOW.replace(second=0, microsecond=0), "14:28", "14:33"),
-        (NOW.replace(minute=59, second=59), "14:55", "15:00"),
-        (datetime(2026, 3, 2, 16, 32, 17, tzinfo=timezone(timedelta(hours=2))), "14:28", "14:33"),
+        (NOW, "14:27", "14:33"),
+        (NOW.replace(second=0, microsecond=0), "14:27", "14:33"),
+        (NOW.replace(minute=59, second=59), "14:54", "15:00"),
+        (datetime(2026, 3, 2, 16, 32, 17, tzinfo=timezone(timedelta(hours=2))), "14:27", "14:33"),
     ],
 )
-def test_the_window_ends_at_the_next_whole_minute_and_spans_the_lookback(now: datetime, start: str, end: str) -> None:
+def test_the_window_is_the_lookback_before_the_current_minute_and_the_current_minute(
+    now: datetime, start: str, end: str
+) -> None:
     window = metric_window(now, 300)
 
-    assert (f"{window.start:%H:%M}", f"{window.end:%H:%M}", window.seconds) == (start, end, 300)
+    assert (f"{window.start:%H:%M}", f"{window.end:%H:%M}", window.seconds) == (start, end, 360)
     assert window.end.tzinfo == UTC
 
 
@@ -131,7 +133,7 @@ def test_an_error_rate_reads_the_target_groups_requests_and_5xx_as_one_period_ov
             "Id": "requests",
             "MetricStat": {
                 "Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": "RequestCount", "Dimensions": dimensions},
-                "Period": 300,
+                "Period": 360,
                 "Stat": "Sum",
             },
             "ReturnData": True,
@@ -144,13 +146,13 @@ def test_an_error_rate_reads_the_target_groups_requests_and_5xx_as_one_period_ov
                     "MetricName": "HTTPCode_Target_5XX_Count",
                     "Dimensions": dimensions,
                 },
-                "Period": 300,
+                "Period": 360,
                 "Stat": "Sum",
             },
             "ReturnData": True,
         },
     ]
-    assert (start, end) == (datetime(2026, 3, 2, 14, 28, tzinfo=UTC), datetime(2026, 3, 2, 14, 33, tzinfo=UTC))
+    assert (start, end) == (datetime(2026, 3, 2, 14, 27, tzinfo=UTC), datetime(2026, 3, 2, 14, 33, tzinfo=UTC))
 
 
 def test_a_latency_reads_the_requests_and_the_response_time_statistic_of_the_check() -> None:
@@ -164,8 +166,8 @@ def test_a_latency_reads_the_requests_and_the_response_time_statistic_of_the_che
         for query in queries
         if (stat := query["MetricStat"])
     ]
-    assert read_metrics == [("requests", "RequestCount", "Sum", 600), ("latency", "TargetResponseTime", "p99", 600)]
-    assert start == datetime(2026, 3, 2, 14, 23, tzinfo=UTC)
+    assert read_metrics == [("requests", "RequestCount", "Sum", 660), ("latency", "TargetResponseTime", "p99", 660)]
+    assert start == datetime(2026, 3, 2, 14, 22, tzinfo=UTC)
 
 
 def test_a_query_check_runs_the_users_queries_as_written() -> None:

@@ -157,9 +157,9 @@ def test_routes_come_before_metrics_in_the_checks_the_workflow_runs() -> None:
             "stages[0].metrics[0].query[1].Id: 'e' is used twice",
         ),
         (
-            query_check({"Id": "e", "MetricStat": {**ERRORS_SUM, "Period": 600}}),
-            "stages[0].metrics[0].query[0].MetricStat.Period: 600 s is longer than the window (lookbackSeconds "
-            "300); no whole period would fit in it",
+            query_check({"Id": "e", "MetricStat": {**ERRORS_SUM, "Period": 420}}),
+            "stages[0].metrics[0].query[0].MetricStat.Period: 420 s is longer than the window (360 s: "
+            "lookbackSeconds 300 and the current minute); no whole period would fit in it",
         ),
         (
             query_check({"Id": "e", "MetricStat": {**ERRORS_SUM, "Period": 45}}),
