@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test lint typecheck cfn-lint unit integration test-sfn-local bench mutation sam-build clean
+.PHONY: run demo test lint typecheck cfn-lint unit integration test-browser test-sfn-local bench mutation sam-build clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -36,6 +36,14 @@ unit: $(STAMP)
 
 integration: $(STAMP)
 	$(BIN)/python -m pytest tests/integration
+
+# The HTML reports in a real, headless browser (Debian's Chromium and its driver, installed when missing);
+# screenshots go to build/browser/ (the README's docs/images/html-report.png is a copy of failing-report.png).
+CHROMIUM := /usr/bin/chromium
+test-browser: $(STAMP)
+	@if [ ! -x $(CHROMIUM) ] || [ ! -x /usr/bin/chromedriver ]; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; fi
+	$(BIN)/python -m pytest tests/browser
 
 # Needs Docker: the workflow scenarios of test_external_sfn_endpoint.py on Step Functions Local
 # (docker-compose.yml), which invokes the functions through the edge on SFN_LOCAL_EDGE_PORT.

@@ -27,10 +27,14 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from tests.browser.report_page import CHROMEDRIVER, CHROMIUM, headless_chromium
+from tests.browser.synthetic_history import large_validation
 from tests.support.suites import route, stage, suite_document, write_suite
 from tests.support.target import Behaviour, TargetService
 from tollgate.engine.engine import LocalEngine
+from tollgate.html_report import render_html_report
 from tollgate.local_run import RunOutcome, attempts_of, run_validation
+from tollgate.workflow_graph import load_definition
 from tollgate_core.checks import routes_of
 from tollgate_core.contracts import ProbeResult, Route
 from tollgate_core.probing import ProbeRequest, probe_attempt
@@ -52,6 +56,8 @@ PRICE_PER_TRANSITION = 0.025 / 1000
 PRICE_PER_LAMBDA_REQUEST = 0.20 / 1_000_000
 PRICE_PER_GB_SECOND = 0.0000166667
 LAMBDA_MEMORY_GB = 256 / 1024
+HTML_REPORT_ROUTES = 200
+HTML_REPORT_ROUNDS = 10
 TARGETS = {
     "overheadPerEventMs": 10.0,
     "verdictOverBudgetSeconds": 1.0,
@@ -59,6 +65,7 @@ TARGETS = {
     "handlerImportOverBoto3": 1.3,
     "transitionsPerPassingProbe": 4.0,
     "scaleWallSeconds": 20.0,
+    "htmlReportBytes": 2 * 1024 * 1024,
 }
 
 
@@ -298,6 +305,41 @@ def scale(bench: Bench) -> dict[str, Any]:
     }
 
 
+def html_report() -> dict[str, Any]:
+    """The HTML report of 200 routes x 10 rounds (a made-up history): its size, and the time to render and load it."""
+    validation = large_validation(HTML_REPORT_ROUTES, HTML_REPORT_ROUNDS)
+    definition = load_definition()
+    seconds, html = [], ""
+    for _ in range(REPEATS):
+        started = time.perf_counter()
+        html = render_html_report(validation.report, validation.history, definition, suite_source="bench")
+        seconds.append(time.perf_counter() - started)
+    path = Path(tempfile.mkdtemp(prefix="tollgate-bench-html-")) / "report.html"
+    path.write_text(html, encoding="utf-8")
+    return {
+        "routes": HTML_REPORT_ROUTES,
+        "rounds": HTML_REPORT_ROUNDS,
+        "historyEvents": len(validation.history),
+        "bytes": path.stat().st_size,
+        "renderSeconds": spread(seconds),
+        "browserLoadSeconds": browser_load_seconds(path) if CHROMIUM.exists() and CHROMEDRIVER.exists() else None,
+    }
+
+
+def browser_load_seconds(path: Path) -> dict[str, Any]:
+    """From navigation to the load event in headless Chromium (as `make test-browser` runs it), in seconds."""
+    driver = headless_chromium(Path(tempfile.mkdtemp(prefix="tollgate-bench-chromium-")))
+    try:
+        seconds = []
+        for _ in range(REPEATS):
+            driver.get(path.as_uri())
+            load_ms = driver.execute_script("return performance.getEntriesByType('navigation')[0].loadEventEnd")
+            seconds.append(float(load_ms) / 1000)
+    finally:
+        driver.quit()
+    return spread(seconds)
+
+
 def measure() -> dict[str, Any]:
     console = Console(stderr=True)
     workdir = Path(tempfile.mkdtemp(prefix="tollgate-bench-"))
@@ -318,6 +360,8 @@ def measure() -> dict[str, Any]:
         startup = engine.startup_seconds
     console.print("[dim]cold start[/dim]")
     imports = cold_start()
+    console.print("[dim]HTML report[/dim]")
+    report = html_report()
     return {
         "measuredAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
@@ -328,6 +372,7 @@ def measure() -> dict[str, Any]:
         "coldStart": imports,
         "cost": [cost(samples[routes], routes) for routes in OVERHEAD_ROUTES],
         "scale": scaled,
+        "htmlReport": report,
         "targets": TARGETS,
     }
 
@@ -370,6 +415,16 @@ def verdicts(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
     rows.append((f"scale {SCALE_ROUTES} routes x {ROUNDS} rounds", f"{wall:.1f} s", "<= 20 s", wall <= 20))
     payload = results["scale"]["largestStatePayloadBytes"]
     rows.append(("largest state payload", f"{payload / 1024:.0f} KiB", "< 256 KiB", payload < STATE_PAYLOAD_CAP))
+    html = results["htmlReport"]
+    limit = TARGETS["htmlReportBytes"]
+    rows.append(
+        (
+            f"HTML report {html['routes']} routes x {html['rounds']} rounds",
+            f"{html['bytes'] / 1024:.0f} KiB",
+            f"< {limit / 2**20:g} MiB",
+            html["bytes"] < limit,
+        )
+    )
     return rows
 
 
@@ -411,6 +466,14 @@ def print_table(results: dict[str, Any]) -> None:
     table.add_row(
         "scale: largest state payload", f"{scaled['largestStatePayloadBytes'] / 1024:.0f} KiB", "", "< 256 KiB"
     )
+    html = results["htmlReport"]
+    label = f"HTML report {html['routes']} x {html['rounds']}"
+    table.add_row(
+        f"{label}: size ({html['historyEvents']} history events)", f"{html['bytes'] / 1024:.0f} KiB", "", "< 2 MiB"
+    )
+    add(f"{label}: render", html["renderSeconds"], "s")
+    if html["browserLoadSeconds"] is not None:
+        add(f"{label}: load in headless Chromium", html["browserLoadSeconds"], "s")
     console.print(table)
     summary = Table(title="Targets")
     for column in ("figure", "measured", "target", "met"):

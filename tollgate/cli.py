@@ -1,4 +1,4 @@
-"""The `tollgate` command: run a suite on the embedded engine, check a suite file, or try the demo."""
+"""The `tollgate` command: run a suite on the embedded engine, inspect a validation, check a suite, or try the demo."""
 
 from __future__ import annotations
 
@@ -23,14 +23,36 @@ from tollgate.demo.users import SimulatedUsers
 from tollgate.ecs_run import DEFAULT_LIFECYCLE_STAGES, DEFAULT_STEPS, NoEcsHook, ecs_hook_function, run_ecs_deployment
 from tollgate.engine.ecs import Strategy
 from tollgate.engine.engine import EngineError, LocalEngine
-from tollgate.local_run import DEFAULT_LIFECYCLE_EVENT, UnknownLifecycleEvent, hook_function_for, run_validation
+from tollgate.html_report import write_html_report
+from tollgate.inspection import (
+    DEFAULT_SCAN,
+    STATE_MACHINE_OUTPUT,
+    AwsSettings,
+    FoundValidation,
+    Inspection,
+    InspectionError,
+    console_url,
+    find_validations,
+    inspect_execution,
+    region_of,
+    state_machine_of_stack,
+)
+from tollgate.junit import write_junit
+from tollgate.local_run import (
+    DEFAULT_LIFECYCLE_EVENT,
+    RunOutcome,
+    UnknownLifecycleEvent,
+    hook_function_for,
+    run_validation,
+)
 from tollgate.metric_data import MetricDataBatch, MetricDataError, load_metric_data, seed_metric_data
-from tollgate.report import RunReport, build_ecs_report, build_report
+from tollgate.report import EcsRunReport, RunReport, build_ecs_report, build_report
+from tollgate.workflow_graph import load_definition
 from tollgate_core.checks import check_count
-from tollgate_core.contracts import HookStatus, LifecycleStage
+from tollgate_core.contracts import Controller, EcsHookStatus, ExecutionStatus, HookStatus, LifecycleStage
 from tollgate_core.suite import Suite, SuiteError, load_suite
 
-EXIT_SUCCEEDED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_SUCCEEDED, EXIT_FAILED, EXIT_USAGE, EXIT_RUNNING = 0, 1, 2, 3
 SFN_ENDPOINT_VARIABLE = "TOLLGATE_SFN_ENDPOINT"
 CODEDEPLOY, ECS = "codedeploy", "ecs"
 # ECS shifts at least 3 % of production traffic per linear step.
@@ -47,11 +69,19 @@ def main(argv: list[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     try:
         code: int = arguments.command(arguments)
-    except (SuiteError, MetricDataError, UnknownLifecycleEvent, NoEcsHook, EngineError, UsageError) as error:
+    except (
+        SuiteError,
+        MetricDataError,
+        UnknownLifecycleEvent,
+        NoEcsHook,
+        EngineError,
+        UsageError,
+        InspectionError,
+    ) as error:
         print(error, file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("interrupted; the engine was stopped", file=sys.stderr)
+        print(arguments.interrupted, file=sys.stderr)
         return 130
     return code
 
@@ -84,24 +114,83 @@ def _parser() -> argparse.ArgumentParser:
         "`aws cloudwatch put-metric-data --cli-input-json` takes it, or a list of such documents; "
         'timestamps may be relative to the start of the run ("now", "-90s", "-5m", "-1h"); repeatable',
     )
-    run.add_argument("--report-json", type=Path, help="write the report to this file")
-    run.add_argument("--quiet", action="store_true", help="print only the verdict")
+    _add_report_arguments(run)
     run.add_argument(
         "--sfn-endpoint",
         default=os.environ.get(SFN_ENDPOINT_VARIABLE),
         help=f"Step Functions API to use instead of the embedded one [${SFN_ENDPOINT_VARIABLE}]",
     )
-    run.set_defaults(command=_run)
+    run.set_defaults(command=_run, interrupted="interrupted; the engine was stopped")
+
+    _add_inspect_parser(commands)
 
     validate = commands.add_parser("validate", help="check a suite file without running it")
     validate.add_argument("suite", type=Path)
-    validate.set_defaults(command=_validate)
+    validate.set_defaults(command=_validate, interrupted="interrupted")
 
     demo = commands.add_parser("demo", help="run the bundled suite against the bundled demo service")
     demo.add_argument("--broken", action="store_true", help="break the demo service to see a rollback")
     _add_controller_arguments(demo)
-    demo.set_defaults(command=_demo, lifecycle_event=None, lifecycle_stage=None, steps=None)
+    demo.set_defaults(
+        command=_demo,
+        lifecycle_event=None,
+        lifecycle_stage=None,
+        steps=None,
+        interrupted="interrupted; the engine was stopped",
+    )
     return parser
+
+
+def _add_report_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--report-json", type=Path, metavar="PATH", help="write the report to this file")
+    parser.add_argument(
+        "--junit",
+        type=Path,
+        metavar="PATH",
+        help="write JUnit XML to this file: a testsuite per stage, a testcase per check and round",
+    )
+    parser.add_argument(
+        "--html",
+        type=Path,
+        metavar="PATH",
+        help="write a self-contained HTML report to this file: the verdict, the workflow graph, a timeline",
+    )
+    parser.add_argument("--quiet", action="store_true", help="print only the verdict")
+
+
+def _add_inspect_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    inspect = commands.add_parser(
+        "inspect",
+        help="read a validation that ran on Step Functions (AWS or any other) into the table and reports of `run`",
+        description="Read a validation from its execution: by ARN, or by its stack and deployment id. "
+        f"Exit codes: {EXIT_SUCCEEDED} the deployment received Succeeded, {EXIT_FAILED} Failed, "
+        f"{EXIT_USAGE} not found or bad arguments, {EXIT_RUNNING} still running (without --wait).",
+    )
+    inspect.add_argument("execution_arn", nargs="?", metavar="EXECUTION_ARN", help="the validation's execution")
+    found = inspect.add_argument_group("or find it by deployment (the most recent validation it carries)")
+    found.add_argument(
+        "--stack", metavar="NAME", help=f"the Tollgate stack: its {STATE_MACHINE_OUTPUT} output names the state machine"
+    )
+    found.add_argument(
+        "--deployment-id", metavar="ID", help="CodeDeploy deployment id (d-...) or ECS service deployment id"
+    )
+    found.add_argument(
+        "--lifecycle-event", metavar="NAME", help="only a validation of this CodeDeploy lifecycle event or ECS stage"
+    )
+    found.add_argument(
+        "--scan",
+        type=int,
+        default=DEFAULT_SCAN,
+        metavar="N",
+        help="search the state machine's N most recent executions (default: %(default)s)",
+    )
+    inspect.add_argument("--wait", action="store_true", help="wait for a running validation's verdict, with progress")
+    aws = inspect.add_argument_group("AWS, as the AWS CLI takes it")
+    aws.add_argument("--region", help="default: the execution ARN's region, else the configured one")
+    aws.add_argument("--profile", help="a named profile of the AWS configuration")
+    aws.add_argument("--endpoint-url", metavar="URL", help="a Step Functions (and CloudFormation) API other than AWS's")
+    _add_report_arguments(inspect)
+    inspect.set_defaults(command=_inspect, interrupted="interrupted; the validation goes on in Step Functions")
 
 
 def _add_controller_arguments(parser: argparse.ArgumentParser) -> None:
@@ -126,6 +215,8 @@ class _RunRequest:
     target: str | None
     lifecycle_event: str = DEFAULT_LIFECYCLE_EVENT
     report_path: Path | None = None
+    junit_path: Path | None = None
+    html_path: Path | None = None
     quiet: bool = False
     sfn_endpoint: str | None = None
     ecs: _EcsDeployment | None = None  # None: CodeDeploy calls the hook
@@ -138,6 +229,8 @@ def _run(arguments: argparse.Namespace) -> int:
         arguments.target,
         arguments.lifecycle_event or DEFAULT_LIFECYCLE_EVENT,
         arguments.report_json,
+        arguments.junit,
+        arguments.html,
         arguments.quiet,
         arguments.sfn_endpoint,
         _ecs_deployment(arguments),
@@ -206,14 +299,24 @@ def _validate_on_engine(request: _RunRequest, alongside: Alongside = lambda engi
             )
         _seed_cloudwatch(engine, request, console)
         with alongside(engine):
-            report = _run_on(engine, request, suite, None if request.quiet else ProgressPrinter(console))
-    if request.report_path:
-        request.report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+            outcome, report = _run_on(engine, request, suite, None if request.quiet else ProgressPrinter(console))
+        definition = json.loads(engine.state_machine.definition)
+    _write_reports(report, suite, request.report_path, request.junit_path)
+    if request.html_path:
+        write_html_report(request.html_path, report, outcome.history, definition, suite_source=str(request.suite_path))
     if request.quiet:
         print_verdict(console, report)
     else:
         print_report(console, report)
+    # No console link: the execution ran on this machine, and the Step Functions console shows only AWS's.
     return EXIT_SUCCEEDED if report["reportedStatus"] == HookStatus.SUCCEEDED else EXIT_FAILED
+
+
+def _write_reports(report: RunReport, suite: Suite, report_path: Path | None, junit_path: Path | None) -> None:
+    if report_path:
+        report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    if junit_path:
+        write_junit(junit_path, report, suite)
 
 
 def _seed_cloudwatch(engine: LocalEngine, request: _RunRequest, console: Console) -> None:
@@ -224,17 +327,136 @@ def _seed_cloudwatch(engine: LocalEngine, request: _RunRequest, console: Console
         console.print(f"[dim]CloudWatch seeded with {datums} datums in {len(request.metric_data)} requests[/dim]")
 
 
-def _run_on(engine: LocalEngine, request: _RunRequest, suite: Suite, progress: ProgressPrinter | None) -> RunReport:
+def _run_on(
+    engine: LocalEngine, request: _RunRequest, suite: Suite, progress: ProgressPrinter | None
+) -> tuple[RunOutcome, RunReport]:
+    """The run as it happened (its execution history included) and its report."""
     if request.ecs is None:
         outcome = run_validation(engine, request.suite_path, request.target, request.lifecycle_event, progress)
-        return build_report(outcome, suite)
+        return outcome, build_report(outcome, suite)
     # The hook receives the suite inline, in its configuration's hookDetails, as the user wrote it.
     document = yaml.safe_load(request.suite_path.read_text(encoding="utf-8"))
     ecs = request.ecs
     deployment = run_ecs_deployment(
         engine, document, request.target, (ecs.lifecycle_stage,), ecs.strategy, ecs.steps, progress
     )
-    return build_ecs_report(deployment, suite)
+    return deployment.combined(), build_ecs_report(deployment, suite)
+
+
+@dataclass(frozen=True)
+class _InspectRequest:
+    execution_arn: str | None
+    stack: str | None
+    deployment_id: str | None
+    lifecycle_event: str | None
+    scan: int
+    aws: AwsSettings
+
+
+def _inspect(arguments: argparse.Namespace) -> int:
+    """Exit as the deployment's answer: 0 Succeeded, 1 Failed, 3 still running; 2 when there is nothing to read."""
+    request = _inspect_request(arguments)
+    console = Console(highlight=False)
+    arn, region = _execution_to_inspect(request, console, arguments.quiet)
+    sfn = request.aws.client("stepfunctions", region)
+    progress = ProgressPrinter(console) if arguments.wait and not arguments.quiet else None
+    inspection = inspect_execution(sfn, arn, progress, arguments.wait, console_url(arn, request.aws))
+    if not arguments.quiet:
+        console.print(f"execution {arn}", soft_wrap=True)
+        if inspection.console_url:
+            console.print(f"console: {inspection.console_url}", soft_wrap=True)
+    report = inspection.report
+    _write_reports(report, inspection.suite, arguments.report_json, arguments.junit)
+    if arguments.html:
+        write_html_report(
+            arguments.html,
+            report,
+            inspection.history,
+            load_definition(),
+            suite_source="the execution's input (the suite as the hook normalized it)",
+            console_url=inspection.console_url,
+        )
+    printable = _printable(inspection)
+    if arguments.quiet:
+        print_verdict(console, printable)
+    else:
+        print_report(console, printable)
+    return _inspection_exit_code(inspection, console)
+
+
+def _inspect_request(arguments: argparse.Namespace) -> _InspectRequest:
+    """The options, checked together: an ARN, or a stack and a deployment id."""
+    by_deployment = arguments.stack is not None or arguments.deployment_id is not None
+    if arguments.execution_arn and by_deployment:
+        raise UsageError("give an EXECUTION_ARN, or --stack and --deployment-id, not both")
+    if not arguments.execution_arn and not (arguments.stack and arguments.deployment_id):
+        raise UsageError("give an EXECUTION_ARN, or --stack and --deployment-id")
+    if arguments.lifecycle_event and not by_deployment:
+        raise UsageError("--lifecycle-event applies to --deployment-id")
+    if arguments.scan < 1:
+        raise UsageError(f"--scan: at least 1 execution, not {arguments.scan}")
+    return _InspectRequest(
+        arguments.execution_arn,
+        arguments.stack,
+        arguments.deployment_id,
+        arguments.lifecycle_event,
+        arguments.scan,
+        AwsSettings(arguments.region, arguments.profile, arguments.endpoint_url),
+    )
+
+
+def _execution_to_inspect(request: _InspectRequest, console: Console, quiet: bool) -> tuple[str, str | None]:
+    """The execution ARN and its region: the one given, or the deployment's most recent validation."""
+    if request.execution_arn:
+        return request.execution_arn, region_of(request.execution_arn)
+    assert request.stack and request.deployment_id  # checked with the options
+    state_machine = state_machine_of_stack(request.aws.client("cloudformation"), request.stack)
+    sfn = request.aws.client("stepfunctions", region_of(state_machine))
+    found = find_validations(sfn, state_machine, request.deployment_id, request.lifecycle_event, request.scan)
+    if not found:
+        at = f" at {request.lifecycle_event}" if request.lifecycle_event else ""
+        raise InspectionError(
+            f"no validation of deployment {request.deployment_id}{at} among the {request.scan} most recent "
+            f"executions of {state_machine}"
+        )
+    if not quiet and len(found) > 1:
+        _print_found(console, request.deployment_id, found)
+    return found[0].arn, region_of(found[0].arn)
+
+
+def _print_found(console: Console, deployment_id: str, found: list[FoundValidation]) -> None:
+    console.print(f"deployment {deployment_id} has {len(found)} validations; the most recent is inspected:")
+    for validation in found:
+        started = validation.started.strftime("%Y-%m-%d %H:%M:%S %Z")
+        console.print(
+            f"  {started}  {validation.lifecycle:<28} {validation.status:<9} {validation.arn}", soft_wrap=True
+        )
+
+
+def _printable(inspection: Inspection) -> RunReport:
+    """The report as the console prints it; an ECS validation's line names the answer its hook gives.
+
+    How many times ECS invoked the hook is not in the execution: 0 here, which the console leaves unsaid.
+    """
+    report = inspection.report
+    if report["controller"] != Controller.ECS:
+        return report
+    ecs: EcsRunReport = {**report, "hookStatus": _ecs_hook_answer(inspection), "invocations": 0}
+    return ecs
+
+
+def _ecs_hook_answer(inspection: Inspection) -> EcsHookStatus:
+    if inspection.execution_status is ExecutionStatus.RUNNING:
+        return EcsHookStatus.IN_PROGRESS
+    succeeded = inspection.report["reportedStatus"] == HookStatus.SUCCEEDED
+    return EcsHookStatus.SUCCEEDED if succeeded else EcsHookStatus.FAILED
+
+
+def _inspection_exit_code(inspection: Inspection, console: Console) -> int:
+    if inspection.execution_status is ExecutionStatus.RUNNING:
+        console.print("the validation is still running: --wait waits for its verdict")
+        return EXIT_RUNNING
+    return EXIT_SUCCEEDED if inspection.report["reportedStatus"] == HookStatus.SUCCEEDED else EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -72,7 +72,8 @@ def _has_steps(report: RunReport) -> TypeGuard[EcsStepsRunReport]:
 
 
 def print_report(console: Console, report: RunReport) -> None:
-    table = Table(title="Validation", title_justify="left")
+    title = "Validation (dry run: its verdict gated nothing)" if report.get("dryRun") else "Validation"
+    table = Table(title=title, title_justify="left")
     for column in ("stage", "check", "round", "attempts", "result", "status", "latency", "reason"):
         table.add_column(column, justify="right" if column in ("round", "attempts", "status", "latency") else "left")
     for stage in report["stages"]:
@@ -111,15 +112,36 @@ def _print_steps(console: Console, steps: list[StepReport]) -> None:
 
 
 def print_verdict(console: Console, report: RunReport) -> None:
-    colour = "green" if report["reportedStatus"] == HookStatus.SUCCEEDED else "red"
-    console.print(
-        f"{report['controller']} recorded [bold {colour}]{report['reportedStatus']}[/bold {colour}] "
-        f"after {report['durationSeconds']:.1f} s",
-        highlight=False,
-    )
+    if report.get("dryRun"):
+        _print_dry_run_verdict(console, report)
+    else:
+        colour = "green" if report["reportedStatus"] == HookStatus.SUCCEEDED else "red"
+        console.print(
+            f"{report['controller']} recorded [bold {colour}]{report['reportedStatus']}[/bold {colour}] "
+            f"after {report['durationSeconds']:.1f} s",
+            highlight=False,
+        )
     if _is_ecs(report):
-        console.print(f"the hook answered {report['hookStatus']}; ECS invoked it {report['invocations']} times")
+        invoked = f"; ECS invoked it {report['invocations']} times" if report["invocations"] else ""
+        console.print(f"the hook answered {report['hookStatus']}{invoked}")
     if report["reason"]:
         console.print(f"reason: {report['reason']}", highlight=False)
     if not report["target"]["verifyTls"]:
         console.print("[yellow]TLS certificates were not verified (verifyTls: false)[/yellow]")
+
+
+def _print_dry_run_verdict(console: Console, report: RunReport) -> None:
+    """The would-be verdict first and loudest: a dry run's Succeeded must never read like a pass."""
+    recorded = f"{report['controller']} recorded {report['reportedStatus']} after {report['durationSeconds']:.1f} s"
+    if report["reportedStatus"] != HookStatus.SUCCEEDED:  # the validation could not even run
+        console.print(f"[bold yellow]DRY RUN[/bold yellow]: [red]{recorded}[/red]", highlight=False)
+        return
+    if report["status"] == HookStatus.SUCCEEDED:
+        console.print("[bold yellow]DRY RUN[/bold yellow]: the validation passed", highlight=False)
+        console.print(f"[yellow]{recorded}; with dryRun: true its verdict gated nothing[/yellow]", highlight=False)
+        return
+    console.print("[bold yellow]DRY RUN[/bold yellow]: the validation would have [bold red]FAILED[/bold red]")
+    console.print(
+        f"[yellow]{recorded} only because the suite sets dryRun: true: this deployment was not gated[/yellow]",
+        highlight=False,
+    )

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
-from tollgate_core.contracts import CheckIteration, ProbeResult, WorkflowState
+from tollgate_core.contracts import CheckIteration, ExecutionInput, ProbeResult, Progress, WorkflowState
 
 PREPARE_ROUND = "Prepare round"
 PROBE_ROUTE = "Probe route"
@@ -18,7 +18,10 @@ READ_METRIC = "Read metric"
 RECORD_PROBE_CRASH = "Record probe crash"
 RECORD_READING_CRASH = "Record reading crash"
 RUN_CHECKS = "Run checks"
+TALLY_ROUND = "Tally round"
 WAIT_BEFORE_NEXT_ROUND = "Wait before next round"
+# GetExecutionHistory's largest page (the default is 100): a long history in a few calls, not dozens.
+HISTORY_PAGE_SIZE = 1000
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,18 @@ def progress_events(history_event: dict[str, Any]) -> Iterator[ProgressEvent]:
         yield WaitingForRound(int(progress["waitSeconds"]), int(progress["round"]))
 
 
+def latest_progress(history: list[dict[str, Any]]) -> Progress | None:
+    """Where the validation stood after its last tally, or at its start: what a running validation has decided."""
+    for history_event in reversed(history):
+        details = history_event.get("stateExitedEventDetails") or {}
+        if history_event["type"] == "TaskStateExited" and details.get("name") == TALLY_ROUND:
+            return _workflow_state(details, "output")["validation"]["progress"]
+        if history_event["type"] == "ExecutionStarted":
+            started = cast(ExecutionInput, json.loads(history_event["executionStartedEventDetails"]["input"]))
+            return started["validation"]["progress"]
+    return None
+
+
 def _workflow_state(details: dict[str, Any], key: str) -> WorkflowState:
     """A top-level state's input or output, as the history records it: JSON text."""
     return cast(WorkflowState, json.loads(details.get(key) or "{}"))
@@ -89,7 +104,12 @@ class HistoryFollower:
     def new_events(self) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
         paginator = self._stepfunctions.get_paginator("get_execution_history")
-        for page in paginator.paginate(executionArn=self._execution_arn, includeExecutionData=True):
+        pages = paginator.paginate(
+            executionArn=self._execution_arn,
+            includeExecutionData=True,
+            PaginationConfig={"PageSize": HISTORY_PAGE_SIZE},
+        )
+        for page in pages:
             events += page["events"]
         fresh = events[self._seen :]
         self._seen = len(events)

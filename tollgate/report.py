@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from tollgate.ecs_run import EcsRunOutcome
 from tollgate.engine.ecs import HookRun, Strategy
@@ -42,7 +42,8 @@ class StageReport(TypedDict):
 
 class RunReport(TypedDict):
     controller: Controller
-    status: HookStatus  # the workflow's own verdict
+    dryRun: NotRequired[bool]  # the suite's dryRun: reportedStatus is Succeeded whatever status says
+    status: HookStatus  # the workflow's own verdict; for a dry run, the verdict it would have reported
     reportedStatus: HookStatus  # what the local CodeDeploy recorded; for ECS, its hookStatus as Succeeded/Failed
     executionArn: str | None
     durationSeconds: float
@@ -82,7 +83,8 @@ def build_report(outcome: RunOutcome, suite: Suite, controller: Controller = Con
             probes_by_stage.setdefault(probe["stage"], []).append(_probe_row(probe, kind))
     return {
         "controller": controller,
-        "status": summary["status"] if summary else outcome.reported_status,
+        "dryRun": suite.dry_run,
+        "status": _verdict(outcome, suite.dry_run),
         "reportedStatus": outcome.reported_status,
         "executionArn": outcome.execution_arn,
         "durationSeconds": outcome.duration_seconds,
@@ -137,6 +139,13 @@ def _probe_row(probe: ProbeResult, kind: CheckKind) -> ProbeRow:
         "value": probe.get("value"),
         "reason": probe["reason"],
     }
+
+
+def _verdict(outcome: RunOutcome, dry_run: bool) -> HookStatus:
+    """The workflow's verdict; without one, what was reported, except for a dry run, whose Succeeded passed nothing."""
+    if outcome.summary:
+        return outcome.summary["status"]
+    return HookStatus.FAILED if dry_run else outcome.reported_status
 
 
 def _reason(outcome: RunOutcome) -> str | None:

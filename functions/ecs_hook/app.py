@@ -8,9 +8,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tollgate_core.aws import StepFunctionsDescriber, StepFunctionsStarter
+from tollgate_core.console_link import execution_console_url
 from tollgate_core.contracts import EcsHookAnswer
 from tollgate_core.ecs_hook import answer_hook
-from tollgate_core.observability import logger
+from tollgate_core.observability import logger, metrics
 from tollgate_core.settings import EcsHookSettings
 
 SETTINGS = EcsHookSettings.from_env()
@@ -22,8 +23,17 @@ def _adapters() -> tuple[StepFunctionsStarter, StepFunctionsDescriber]:
 
 
 @logger.inject_lambda_context
+@metrics.log_metrics
 def handler(event: Any, context: LambdaContext) -> EcsHookAnswer:
     starter, reader = _adapters()
     answer = answer_hook(event, SETTINGS, starter, reader)
-    logger.info("answer to ECS", extra={"hookStatus": answer["hookStatus"], "hookDetails": answer["hookDetails"]})
+    arn = answer["hookDetails"].get("executionArn")
+    logger.info(
+        "answer to ECS",
+        extra={
+            "hookStatus": answer["hookStatus"],
+            "hookDetails": answer["hookDetails"],
+            "consoleUrl": execution_console_url(arn) if isinstance(arn, str) else None,
+        },
+    )
     return answer

@@ -9,10 +9,12 @@ from aws_lambda_powertools.utilities.data_classes import CodeDeployLifecycleHook
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tollgate_core.aws import CodeDeployStatusReporter, StepFunctionsStarter
-from tollgate_core.observability import logger
+from tollgate_core.console_link import execution_console_url
+from tollgate_core.observability import logger, metrics
 from tollgate_core.ports import HookIds
 from tollgate_core.settings import HookSettings
-from tollgate_core.validation_start import start_validation
+from tollgate_core.validation_metrics import record_started
+from tollgate_core.validation_start import StartedValidation, start_validation
 
 SETTINGS = HookSettings.from_env()
 
@@ -23,6 +25,7 @@ def _adapters() -> tuple[StepFunctionsStarter, CodeDeployStatusReporter]:
 
 
 @logger.inject_lambda_context
+@metrics.log_metrics
 @event_source(data_class=CodeDeployLifecycleHookEvent)
 def handler(event: CodeDeployLifecycleHookEvent, context: LambdaContext) -> dict[str, Any]:
     hook = _hook_ids(event)
@@ -32,6 +35,9 @@ def handler(event: CodeDeployLifecycleHookEvent, context: LambdaContext) -> dict
         return {"started": False, "reason": "event lacks DeploymentId or LifecycleEventHookExecutionId"}
     starter, reporter = _adapters()
     started = start_validation(hook, SETTINGS, starter, reporter)
+    if not started.already_started:
+        record_started(SETTINGS.lifecycle_event, started.execution_arn)
+    _log_console_link(started)
     return {
         "started": not started.already_started,
         "executionName": started.execution_name,
@@ -45,3 +51,14 @@ def _hook_ids(event: CodeDeployLifecycleHookEvent) -> HookIds | None:
     if not all(isinstance(raw.get(key), str) and raw[key] for key in ("DeploymentId", "LifecycleEventHookExecutionId")):
         return None
     return HookIds(event.deployment_id, event.lifecycle_event_hook_execution_id)
+
+
+def _log_console_link(started: StartedValidation) -> None:
+    """Where to watch the validation: the one this invocation started, or the one an earlier invocation did."""
+    arn = started.execution_arn or (
+        SETTINGS.state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + started.execution_name
+    )
+    logger.info(
+        "validation in the Step Functions console",
+        extra={"executionArn": arn, "consoleUrl": execution_console_url(arn)},
+    )

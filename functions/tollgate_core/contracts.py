@@ -223,6 +223,7 @@ class SuiteDocument(TypedDict):
     target: Target
     retry: RetryPolicy
     maxConcurrency: int
+    dryRun: bool  # run in full, decide, and still let the deployment through: the verdict is only reported
     stages: list[Stage]
 
 
@@ -409,12 +410,19 @@ class TargetSummary(TypedDict):
 
 
 class ReportRequest(TypedDict):
-    """The reporter's event from `Report to CodeDeploy`."""
+    """The reporter's event from `Report to CodeDeploy`.
+
+    The last three are absent from requests of executions started before they existed: the reporter then
+    reports the verdict itself, and measures no time to verdict and links no console page.
+    """
 
     deployment: Deployment | EcsDeployment
     target: TargetSummary
     progress: Progress
     error: LambdaError | None
+    dryRun: NotRequired[bool]  # the suite's dryRun
+    startedAt: NotRequired[str]  # the execution's start, ISO 8601 ($$.Execution.StartTime)
+    executionArn: NotRequired[str]  # the execution's ARN ($$.Execution.Id)
 
 
 class LatencySummary(TypedDict):
@@ -454,8 +462,17 @@ class ValidationSummary(TypedDict):
 
 
 class ExecutionOutput(ValidationSummary):
-    """The reporter's answer: the execution's output, readable in the console."""
+    """The reporter's answer: the execution's output, readable in the console.
 
+    `status` is the validation's verdict. The deployment receives `reportedStatus`: the verdict, or Succeeded
+    for a dry run, whose `wouldHaveFailed` says whether the verdict would have blocked it. Outputs of executions
+    started before these fields existed lack them: there the deployment received `status`.
+    """
+
+    reportedStatus: NotRequired[HookStatus]  # what CodeDeploy received, or what the ECS hook answers
+    dryRun: NotRequired[bool]
+    wouldHaveFailed: NotRequired[bool]  # only for a dry run
+    consoleUrl: NotRequired[str]  # the execution's page in the Step Functions console
     codeDeploy: NotRequired[StatusDelivery]  # only for CodeDeploy: ECS reads the verdict from this output
 
 

@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from tollgate_core.budget import worst_case_seconds
+from tollgate_core.console_link import execution_console_url
 from tollgate_core.contracts import (
     Controller,
     EcsDeployment,
     EcsHookAnswer,
     EcsHookStatus,
+    ExecutionOutput,
     ExecutionStatus,
     HookStatus,
     LifecycleStage,
@@ -28,6 +30,7 @@ from tollgate_core.ports import ExecutionReader, ValidationAlreadyStarted, Workf
 from tollgate_core.reporting import ended_execution_reason
 from tollgate_core.settings import EcsHookSettings
 from tollgate_core.suite import Suite, SuiteError, load_suite, parse_suite
+from tollgate_core.validation_metrics import record_started
 from tollgate_core.validation_start import execution_input
 
 # The stages each have a bundled suite unless the hook's configuration names one.
@@ -126,25 +129,59 @@ def _start(invocation: EcsHookEvent, settings: EcsHookSettings, starter: Workflo
         execution_arn = starter.start(name, execution_input(deployment_of(invocation), suite))
     except ValidationAlreadyStarted:  # a concurrent or repeated first invocation: that validation is this one
         execution_arn = settings.state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + name
+    else:
+        record_started(invocation.lifecycle_stage, execution_arn)
     delay = callback_delay_seconds(suite)
-    logger.info("validation started for ECS", extra={"executionArn": execution_arn, "callBackDelay": delay})
-    return in_progress({"executionArn": execution_arn, "pollSeconds": delay}, delay)
+    logger.info(
+        "validation started for ECS",
+        extra={
+            "executionArn": execution_arn,
+            "consoleUrl": execution_console_url(execution_arn),
+            "callBackDelay": delay,
+        },
+    )
+    # dryRun always, so that a key of the same name in the hook's configuration never reaches the polls.
+    return in_progress({"executionArn": execution_arn, "pollSeconds": delay, "dryRun": suite.dry_run}, delay)
 
 
 def _poll(execution_arn: str, invocation: EcsHookEvent, reader: ExecutionReader) -> EcsHookAnswer:
     state = reader.read(execution_arn)
-    details: dict[str, Any] = {"executionArn": execution_arn}
+    # Written by the hook when it started the validation: an execution that ends badly has no output to say it.
+    dry_run = invocation.hook_details.get("dryRun") is True
+    details: dict[str, Any] = {"executionArn": execution_arn, "dryRun": dry_run}
     if state.status == ExecutionStatus.RUNNING:
         delay = invocation.hook_details.get("pollSeconds")
         delay = delay if isinstance(delay, int) and not isinstance(delay, bool) else MIN_CALLBACK_SECONDS
         return in_progress({**details, "pollSeconds": delay}, delay)
     if state.status != ExecutionStatus.SUCCEEDED:
-        return failed(ended_execution_reason(state.status, state.failure), details)
+        return _without_verdict(ended_execution_reason(state.status, state.failure), details)
     if state.output is None:
-        return failed("the validation ended without a verdict", details)
-    if state.output["status"] != HookStatus.SUCCEEDED:
-        return failed(state.output["reason"] or "the validation did not pass", details)
+        return _without_verdict("the validation ended without a verdict", details)
+    return _verdict_answer(state.output, details)
+
+
+def _without_verdict(reason: str, details: dict[str, Any]) -> EcsHookAnswer:
+    """A validation that ended without a verdict fails the deployment, unless it was a dry run."""
+    if details["dryRun"]:
+        return dry_run_answer(HookStatus.FAILED, reason, details)
+    return failed(reason, details)
+
+
+def _verdict_answer(output: ExecutionOutput, details: dict[str, Any]) -> EcsHookAnswer:
+    if output.get("dryRun") is True:
+        return dry_run_answer(output["status"], output["reason"], details)
+    if output["status"] != HookStatus.SUCCEEDED:
+        return failed(output["reason"] or "the validation did not pass", details)
     return succeeded("validation passed", details)
+
+
+def dry_run_answer(verdict: HookStatus, reason: str | None, details: dict[str, Any]) -> EcsHookAnswer:
+    """SUCCEEDED whatever the verdict, as a dry run never blocks a deployment; the reason tells the verdict."""
+    if verdict == HookStatus.SUCCEEDED:
+        return succeeded("dry run: the validation passed", {**details, "dryRun": True, "wouldHaveFailed": False})
+    would_have = f"dry run: the validation would have failed: {reason or 'the validation did not pass'}"
+    logger.warning("answering SUCCEEDED for a dry run that would have failed", extra={"reason": would_have})
+    return succeeded(_one_line(would_have), {**details, "dryRun": True, "wouldHaveFailed": True})
 
 
 def suite_for(invocation: EcsHookEvent, settings: EcsHookSettings) -> Suite | None:
@@ -205,11 +242,16 @@ def succeeded(reason: str, details: dict[str, Any] | None = None) -> EcsHookAnsw
 
 
 def failed(reason: str, details: dict[str, Any] | None = None) -> EcsHookAnswer:
+    one_line = _one_line(reason)
+    logger.warning("answering FAILED", extra={"reason": one_line})
+    return {"hookStatus": EcsHookStatus.FAILED, "hookDetails": {**(details or {}), "reason": one_line}}
+
+
+def _one_line(reason: str) -> str:
     one_line = " ".join(reason.split())
     if len(one_line) > MAX_REASON_CHARS:
         one_line = one_line[: MAX_REASON_CHARS - 3] + "..."
-    logger.warning("answering FAILED", extra={"reason": one_line})
-    return {"hookStatus": EcsHookStatus.FAILED, "hookDetails": {**(details or {}), "reason": one_line}}
+    return one_line
 
 
 def _object(value: Any, field: str) -> dict[str, Any]:

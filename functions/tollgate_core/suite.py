@@ -69,6 +69,11 @@ class Suite:
     def target(self) -> Target:
         return self.document["target"]
 
+    @property
+    def dry_run(self) -> bool:
+        """Whether the validation only says what it would have decided: its deployment always receives Succeeded."""
+        return self.document["dryRun"]
+
     def with_base_url(self, base_url: str | None) -> Suite:
         """The same suite aimed at another listener (TARGET_BASE_URL, --target)."""
         if not base_url:
@@ -181,6 +186,7 @@ def _normalize(data: dict[str, Any]) -> SuiteDocument:
         "target": {**DEFAULT_TARGET, **data["target"], "baseUrl": data["target"]["baseUrl"].rstrip("/")},
         "retry": suite_retry,
         "maxConcurrency": data.get("maxConcurrency", DEFAULT_MAX_CONCURRENCY),
+        "dryRun": data.get("dryRun", False),
         "stages": [_normalize_stage(stage, suite_retry) for stage in data["stages"]],
     }
     return cast(SuiteDocument, document)

@@ -53,6 +53,11 @@ def _decide(progress: Progress | None, error: LambdaError | None) -> Verdict:
     return Verdict(HookStatus.SUCCEEDED, None)
 
 
+def reported_status(verdict: Verdict, dry_run: bool) -> HookStatus:
+    """What the deployment receives: the verdict, or Succeeded for a dry run, which never blocks a deployment."""
+    return HookStatus.SUCCEEDED if dry_run else verdict.status
+
+
 def workflow_error_reason(error: LambdaError) -> str:
     cause = str(error.get("Cause") or "")[:200]
     return f"workflow error {error.get('Error', 'unknown')}: {cause}".rstrip(": ")

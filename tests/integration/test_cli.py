@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from junitparser import JUnitXml
 
 from tests.support.suites import route, stage, suite_document, write_suite
 from tests.support.target import Behaviour, TargetService, closed_port_url
@@ -65,11 +66,17 @@ def test_run_writes_the_report_and_exits_0_when_codedeploy_got_succeeded(tmp_pat
 def test_run_exits_1_with_the_reason_when_codedeploy_got_failed(tmp_path: Path) -> None:
     suite = write_suite(
         tmp_path,
-        suite_document(stage("smoke", route("health", retry={"maxAttempts": 1})), stage("soak", route("health"))),
+        suite_document(
+            stage("smoke", route("health", retry={"maxAttempts": 1}), route("version"), rounds=2),
+            stage("soak", route("health")),
+        ),
     )
-    report_path = tmp_path / "report.json"
-    with TargetService({"/health": Behaviour(status=503)}) as target:
-        result = tollgate("run", "--suite", str(suite), "--target", target.url, "--report-json", str(report_path))
+    report_path, junit_path = tmp_path / "report.json", tmp_path / "junit.xml"
+    with TargetService({"/health": Behaviour(status=503), "/version": Behaviour()}) as target:
+        result = tollgate(
+            *("run", "--suite", str(suite), "--target", target.url),
+            *("--report-json", str(report_path), "--junit", str(junit_path)),
+        )
 
     assert result.returncode == 1
     assert "CodeDeploy recorded Failed" in result.stdout
@@ -77,6 +84,15 @@ def test_run_exits_1_with_the_reason_when_codedeploy_got_failed(tmp_path: Path) 
     assert report["reportedStatus"] == "Failed"
     assert report["reason"] == "stage 'smoke': 1 failed probes, budget 0; health (round 1): status 503, expected 2xx"
     assert [s["status"] for s in report["stages"]] == ["failed", "skipped"]
+    # and a CI system reads from the JUnit file what failed and why, and what never ran
+    junit = {suite.name: suite for suite in JUnitXml.fromfile(str(junit_path))}
+    smoke = {case.name: case for case in junit["smoke"]}
+    assert list(smoke) == ["health (round 1)", "version (round 1)", "health (round 2)", "version (round 2)"]
+    (failure,) = smoke["health (round 1)"].result
+    assert failure.message == "status 503, expected 2xx"
+    assert smoke["version (round 1)"].is_passed and smoke["version (round 1)"].time > 0
+    assert smoke["health (round 2)"].is_skipped  # fail fast: the stage ended after its first round
+    assert (junit["soak"].tests, junit["soak"].skipped) == (1, 1)
 
 
 @pytest.mark.parametrize(

@@ -22,11 +22,13 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from tollgate.engine.cloudformation import LocalCloudFormation, app_stack
 from tollgate.engine.codedeploy import LocalCodeDeploy
 from tollgate.engine.edge import Edge
 from tollgate.engine.lambda_runtime import LambdaRuntime
 from tollgate.engine.moto_server import PINNED_MOTO_VERSION, UNPINNED_MOTO_EXIT_CODE, start_moto_server
 from tollgate.engine.stack import REGION
+from tollgate.engine.template import load_app
 from tollgate.loopback import LoopbackServer
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -75,7 +77,12 @@ def edge(
 ) -> Iterator[Edge]:
     """An edge whose Step Functions API is external and whose moto is the patched one, as the engine wires them."""
     with (tmp_path_factory.mktemp("local-cloudwatch") / "engine.log").open("ab") as log:
-        edge = Edge(lambda url: LambdaRuntime({}, url, log), LocalCodeDeploy(), sfn_endpoint=step_functions[1])
+        edge = Edge(
+            lambda url: LambdaRuntime({}, url, log),
+            LocalCodeDeploy(),
+            LocalCloudFormation(app_stack(load_app(REPOSITORY / "template.yaml"))),
+            sfn_endpoint=step_functions[1],
+        )
         edge.start()
         moto = start_moto_server(lambda_endpoint_port=edge.port, log=log)
         edge.moto_url = moto.url

@@ -75,7 +75,11 @@ def test_ecs_is_asked_back_at_the_same_pace_for_as_long_as_the_validation_runs()
     for result in (first, second, third):
         assert result["hookStatus"] == "IN_PROGRESS"
         assert result["callBackDelay"] == 11
-        assert result["hookDetails"] == {"executionArn": first["hookDetails"]["executionArn"], "pollSeconds": 11}
+        assert result["hookDetails"] == {
+            "executionArn": first["hookDetails"]["executionArn"],
+            "pollSeconds": 11,
+            "dryRun": False,
+        }
 
 
 @pytest.mark.parametrize("poll_seconds", [None, "7", 7.5, True])
@@ -84,7 +88,10 @@ def test_a_pace_that_is_no_whole_number_of_seconds_falls_back_to_five(poll_secon
 
     result = answer(ecs_event(executionArn=EXECUTION_ARN, pollSeconds=poll_seconds), reader=reader)
 
-    assert (result["callBackDelay"], result["hookDetails"]) == (5, {"executionArn": EXECUTION_ARN, "pollSeconds": 5})
+    assert (result["callBackDelay"], result["hookDetails"]) == (
+        5,
+        {"executionArn": EXECUTION_ARN, "pollSeconds": 5, "dryRun": False},
+    )
 
 
 @pytest.mark.parametrize("execution_arn", ["", 7, None])
@@ -118,7 +125,7 @@ def test_a_failed_answer_gives_its_reason_on_one_line_of_at_most_500_characters(
 
     result = answer(ecs_event(executionArn=EXECUTION_ARN), reader=reader)
 
-    assert result["hookDetails"] == {"executionArn": EXECUTION_ARN, "reason": shown}
+    assert result["hookDetails"] == {"executionArn": EXECUTION_ARN, "dryRun": False, "reason": shown}
 
 
 def test_every_problem_of_an_inline_suite_is_named() -> None:

@@ -113,6 +113,7 @@ EXPECTED_INPUT = {
         "target": {"baseUrl": "http://127.0.0.1:8080", "headers": {}, "timeoutSeconds": 2, "verifyTls": True},
         "retry": DEFAULT_RETRY,
         "maxConcurrency": 10,
+        "dryRun": False,
         "stages": [
             {
                 "name": "smoke",
@@ -197,6 +198,30 @@ def test_hook_input_carries_ids_event_target_and_suite(hook_app: ModuleType, tmp
     assert document["suite"]["target"]["baseUrl"] == "http://127.0.0.1:8080"
     assert document["suite"]["stages"][0]["checks"][0]["name"] == "health"
     assert document["error"] is None
+
+
+def test_the_hook_counts_the_validation_it_started_once_per_lifecycle_event(
+    hook_app: ModuleType,
+    stepfunctions: tuple[Any, Stubber],
+    lambda_context: FakeLambdaContext,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given Step Functions starts the execution once, then refuses the name to a repeated invocation
+    stepfunctions[1].add_response(
+        "start_execution", {"executionArn": EXECUTION_ARN, "startDate": "2026-01-01T00:00:00Z"}
+    )
+    stepfunctions[1].add_client_error("start_execution", "ExecutionAlreadyExists")
+
+    # When CodeDeploy invokes the hook twice
+    hook_app.handler(HOOK_EVENT, lambda_context)
+    hook_app.handler(HOOK_EVENT, lambda_context)
+
+    # Then the EMF documents printed count one validation started, for this lifecycle event
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    assert [(document["LifecycleEvent"], document["ValidationsStarted"]) for document in documents] == [
+        ("AfterAllowTestTraffic", [1.0])
+    ]
+    assert documents[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["LifecycleEvent"]]
 
 
 def test_a_repeated_hook_invocation_starts_nothing_and_reports_nothing(

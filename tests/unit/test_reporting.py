@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.support.fakes import KnownFailures, RecordingStatusReporter
+from tollgate_core.console_link import execution_console_url
 from tollgate_core.contracts import Deployment, HookStatus, TargetSummary
 from tollgate_core.ports import HookIds
 from tollgate_core.reporting import EndedExecution, report_ended_execution, report_validation
@@ -53,6 +54,9 @@ def test_the_safety_net_reports_the_error_and_cause_the_event_carries() -> None:
         "deployment": DEPLOYMENT,
         "target": None,
         "stages": [],
+        "reportedStatus": HookStatus.FAILED,
+        "dryRun": False,
+        "consoleUrl": execution_console_url(EXECUTION_ARN),
         "codeDeploy": "recorded",
     }
 

@@ -53,6 +53,15 @@ def test_the_reporter_events_report_succeeded_and_failed() -> None:
     assert [status for _, status in reporter.calls] == ["Succeeded", "Failed"]
 
 
+def test_the_dry_run_reporter_event_reports_succeeded_saying_it_would_have_failed() -> None:
+    reporter = RecordingStatusReporter()
+
+    output = report_validation(cast(ReportRequest, event("reporter-dry-run.json")), reporter)
+
+    assert [status for _, status in reporter.calls] == ["Succeeded"]
+    assert (output["status"], output["wouldHaveFailed"]) == ("Failed", True)
+
+
 def test_the_execution_status_change_event_reports_failed_once() -> None:
     reporter = RecordingStatusReporter()
     ended = EndedExecution.from_detail(event("execution-status-change.json")["detail"])

@@ -1,8 +1,10 @@
 """The local AWS edge: one loopback endpoint that every client in the engine uses.
 
-Lambda's Invoke API goes to the local runtime, CodeDeploy's hook status to the local CodeDeploy, Step
-Functions to sfn_url (an external Step Functions API such as Step Functions Local, or else the engine's own
-moto), and everything else (CloudWatch, Secrets Manager, SSM) to the engine's own moto at moto_url.
+Lambda's Invoke API goes to the local runtime, CodeDeploy's hook status to the local CodeDeploy,
+CloudFormation's DescribeStacks to the local CloudFormation (the engine's own stack), Step Functions to sfn_url
+(an external Step Functions API such as Step Functions Local, or else the engine's own moto), and everything
+else (CloudWatch, Secrets Manager, SSM) to the engine's own moto at moto_url. An execution history that the
+Step Functions API returns whole is served a page at a time, as AWS serves it.
 """
 
 from __future__ import annotations
@@ -10,13 +12,16 @@ from __future__ import annotations
 import json
 import re
 import threading
+import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 import requests
 
+from tollgate.engine.cloudformation import LocalCloudFormation
 from tollgate.engine.codedeploy import CodeDeployError, LocalCodeDeploy
 from tollgate.engine.lambda_runtime import LambdaRuntime, RuntimeStopped, UnknownFunction
 from tollgate.loopback import LoopbackServer
@@ -24,7 +29,13 @@ from tollgate.loopback import LoopbackServer
 _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations")
 _CODEDEPLOY_TARGET = "CodeDeploy_20141006."
 _STEP_FUNCTIONS_TARGET = "AWSStepFunctions."
+_EXECUTION_HISTORY_TARGET = _STEP_FUNCTIONS_TARGET + "GetExecutionHistory"
+# The service a SigV4 request is signed for: CloudFormation's query protocol names it nowhere else.
+_SIGNED_SERVICE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/(?P<service>[^/]+)/aws4_request")
 _HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive", "server", "date"}
+# GetExecutionHistory's page size: 100 unless maxResults asks for another, at most 1000.
+_HISTORY_PAGE_DEFAULT, _HISTORY_PAGE_MAX = 100, 1000
+_EDGE_PAGE_MARK = "tollgate-edge:"  # how the nextTokens the edge makes begin
 
 
 class Edge:
@@ -34,10 +45,13 @@ class Edge:
         self,
         runtime_for: Callable[[str], LambdaRuntime],
         codedeploy: LocalCodeDeploy,
+        cloudformation: LocalCloudFormation,
         sfn_endpoint: str | None = None,
         port: int = 0,
     ) -> None:
         self.codedeploy = codedeploy
+        self.cloudformation = cloudformation
+        self.history_pages = HistoryPages()
         self.sfn_endpoint = sfn_endpoint
         self.moto_url = ""  # the engine's own moto is started after the edge, aimed at its port
         self._local = threading.local()
@@ -82,6 +96,62 @@ class Edge:
             return
 
 
+class HistoryPages:
+    """Pages of execution histories that the Step Functions API behind the edge returned whole (moto does).
+
+    A client pages through GetExecutionHistory as on AWS; the whole history is kept from its first page until its
+    last, so a listing reads the engine once. A listing no longer kept (a few are) is read again.
+    """
+
+    def __init__(self, listings_kept: int = 4) -> None:
+        self._listings_kept = listings_kept
+        self._listings: OrderedDict[str, list[Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def first(self, events: list[Any], page_size: int) -> dict[str, Any]:
+        listing = uuid.uuid4().hex
+        with self._lock:
+            self._listings[listing] = events
+            while len(self._listings) > self._listings_kept:
+                self._listings.popitem(last=False)
+        return _page(listing, events, 0, page_size)
+
+    def kept(self, token: str) -> tuple[str, int, list[Any] | None] | None:
+        """The listing a token continues, the offset it continues at, and the listing's events if still kept.
+
+        None for a token the edge never made.
+        """
+        listing, _, offset = token.removeprefix(_EDGE_PAGE_MARK).partition(":")
+        if not offset.isdigit():
+            return None
+        with self._lock:
+            return listing, int(offset), self._listings.get(listing)
+
+    def next(self, listing: str, events: list[Any], offset: int, page_size: int) -> dict[str, Any]:
+        page = _page(listing, events, offset, page_size)
+        with self._lock:
+            if "nextToken" in page:
+                self._listings[listing] = events
+                self._listings.move_to_end(listing)
+            else:  # the listing's last page: nothing will continue it
+                self._listings.pop(listing, None)
+        return page
+
+
+def _page(listing: str, events: list[Any], offset: int, page_size: int) -> dict[str, Any]:
+    end = offset + page_size
+    page: dict[str, Any] = {"events": events[offset:end]}
+    if end < len(events):
+        page["nextToken"] = f"{_EDGE_PAGE_MARK}{listing}:{end}"
+    return page
+
+
+def _page_size(max_results: Any) -> int:
+    if not isinstance(max_results, int) or max_results <= 0:
+        return _HISTORY_PAGE_DEFAULT
+    return min(max_results, _HISTORY_PAGE_MAX)
+
+
 def _handler_for(edge: Edge) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -104,8 +174,16 @@ def _handler_for(edge: Edge) -> type[BaseHTTPRequestHandler]:
                 self._invoke(unquote(invoke.group("name")))
             elif self.headers.get("X-Amz-Target", "").startswith(_CODEDEPLOY_TARGET):
                 self._codedeploy(self.headers["X-Amz-Target"][len(_CODEDEPLOY_TARGET) :])
+            elif self.headers.get("X-Amz-Target") == _EXECUTION_HISTORY_TARGET:
+                self._execution_history()
+            elif self._signed_service() == "cloudformation":
+                self._cloudformation()
             else:
                 self._forward()
+
+        def _signed_service(self) -> str | None:
+            signed = _SIGNED_SERVICE.search(self.headers.get("Authorization", ""))
+            return signed.group("service") if signed else None
 
         def _body(self) -> bytes:
             return self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -160,13 +238,57 @@ def _handler_for(edge: Edge) -> type[BaseHTTPRequestHandler]:
                 return
             self._reply(200, json.dumps({"lifecycleEventHookExecutionId": hook_id}).encode(), headers)
 
+        def _cloudformation(self) -> None:
+            form = dict(parse_qsl(self._body().decode("utf-8")))
+            status, body = edge.cloudformation.answer(form)
+            self._reply(status, body, {"Content-Type": "text/xml"})
+
+        def _execution_history(self) -> None:
+            """The history a page at a time: the upstream's own pages when it pages, else the edge's."""
+            body = self._body()
+            request = json.loads(body or b"{}")
+            token = request.get("nextToken")
+            if isinstance(token, str) and token.startswith(_EDGE_PAGE_MARK):
+                self._next_history_page(request, token)
+                return
+            response = self._upstream(body)
+            whole = response.json() if response.status_code == 200 and not token else {}
+            page_size = _page_size(request.get("maxResults"))
+            if "events" not in whole or whole.get("nextToken") or len(whole["events"]) <= page_size:
+                self._relay(response)  # an error, one page, or an upstream that pages itself (Step Functions Local)
+                return
+            self._reply_json(edge.history_pages.first(whole["events"], page_size))
+
+        def _next_history_page(self, request: dict[str, Any], token: str) -> None:
+            kept = edge.history_pages.kept(token)
+            if kept is None:
+                invalid = {"__type": "InvalidToken", "message": f"Invalid Token: {token}"}
+                self._reply(400, json.dumps(invalid).encode("utf-8"), {"Content-Type": "application/x-amz-json-1.0"})
+                return
+            listing, offset, events = kept
+            if events is None:  # no longer kept: read the whole history again
+                whole = {name: value for name, value in request.items() if name != "nextToken"}
+                response = self._upstream(json.dumps(whole).encode("utf-8"))
+                if response.status_code != 200:
+                    self._relay(response)
+                    return
+                events = response.json()["events"]
+            page_size = _page_size(request.get("maxResults"))
+            self._reply_json(edge.history_pages.next(listing, events, offset, page_size))
+
+        def _reply_json(self, document: dict[str, Any]) -> None:
+            self._reply(200, json.dumps(document).encode("utf-8"), {"Content-Type": "application/x-amz-json-1.0"})
+
         def _forward(self) -> None:
+            self._relay(self._upstream(self._body()))
+
+        def _upstream(self, body: bytes) -> requests.Response:
             headers = {name: value for name, value in self.headers.items() if name.lower() not in _HOP_BY_HOP}
             # `--sfn-endpoint http://host:port/` must not send every request to "//" (moto tolerates it; not all do).
             url = edge.upstream_url(self.headers.get("X-Amz-Target", "")).rstrip("/") + self.path
-            response = edge.upstream_session().request(
-                self.command, url, data=self._body(), headers=headers, timeout=60
-            )
+            return edge.upstream_session().request(self.command, url, data=body, headers=headers, timeout=60)
+
+        def _relay(self, response: requests.Response) -> None:
             reply_headers = {name: value for name, value in response.headers.items() if name.lower() not in _HOP_BY_HOP}
             self._reply(response.status_code, response.content, reply_headers)
 

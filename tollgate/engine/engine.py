@@ -14,6 +14,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from tollgate.engine.cloudformation import LocalCloudFormation, app_stack
 from tollgate.engine.codedeploy import LocalCodeDeploy
 from tollgate.engine.edge import Edge
 from tollgate.engine.lambda_runtime import Invocation, LambdaRuntime
@@ -76,7 +77,11 @@ class LocalEngine:
         edge_port = int(os.environ.get(EDGE_PORT_VARIABLE) or 0)
         log = self._log
         self.edge = Edge(
-            lambda url: LambdaRuntime(self.app.functions, url, log), self.codedeploy, self.sfn_endpoint, edge_port
+            lambda url: LambdaRuntime(self.app.functions, url, log),
+            self.codedeploy,
+            LocalCloudFormation(app_stack(self.app)),
+            self.sfn_endpoint,
+            edge_port,
         )
         self.runtime = self.edge.runtime
         self.edge.start()

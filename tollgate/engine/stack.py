@@ -65,6 +65,7 @@ class Stack:
     def __init__(self, template: dict[str, Any], stack_name: str) -> None:
         self.name = stack_name
         self.resources: dict[str, dict[str, Any]] = template.get("Resources", {})
+        self.outputs: dict[str, dict[str, Any]] = template.get("Outputs", {})
         self._parameters: dict[str, dict[str, Any]] = template.get("Parameters", {})
         self._conditions: dict[str, Any] = template.get("Conditions", {})
         self._mappings: dict[str, Any] = template.get("Mappings", {})

@@ -56,10 +56,18 @@ class StateMachineSpec:
 
 
 @dataclass(frozen=True)
+class StackOutput:
+    key: str
+    value: str
+    description: str | None
+
+
+@dataclass(frozen=True)
 class AppTemplate:
     stack_name: str
     functions: dict[str, FunctionSpec]  # by function name
     state_machine: StateMachineSpec
+    outputs: tuple[StackOutput, ...] = ()  # the template's Outputs, resolved as CloudFormation would
 
     def function(self, logical_id: str) -> FunctionSpec:
         for spec in self.functions.values():
@@ -102,7 +110,18 @@ def load_app(template_path: Path, stack_name: str = "tollgate-local") -> AppTemp
     state_machine = _state_machine_spec(stack, root)
     rules = _execution_ended_rules(stack, state_machine.arn)
     functions = [_function_spec(stack, logical_id, root, rules) for logical_id in stack.resources_of(FUNCTION_TYPE)]
-    return AppTemplate(stack_name, {spec.name: spec for spec in functions}, state_machine)
+    outputs = tuple(_output(stack, key, output) for key, output in stack.outputs.items())
+    return AppTemplate(stack_name, {spec.name: spec for spec in functions}, state_machine, outputs)
+
+
+def _output(stack: Stack, key: str, output: dict[str, Any]) -> StackOutput:
+    at = f"Outputs.{key}"
+    description = output.get("Description")
+    return StackOutput(
+        key,
+        text(stack.resolve(output["Value"], at), f"{at}.Value"),
+        None if description is None else text(stack.resolve(description, at), f"{at}.Description"),
+    )
 
 
 def _transform(document: dict[str, Any], stack_name: str) -> dict[str, Any]:
