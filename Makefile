@@ -18,8 +18,11 @@ run: $(STAMP)
 
 demo: run
 
+# The integration tests mostly wait on sockets and timers: four workers, each with its own engine, share two
+# cores well. A file's tests stay in one worker (a module may hold a fixed port or a module-wide server).
+PYTEST_WORKERS ?= 4
 test: lint typecheck cfn-lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
