@@ -1,4 +1,8 @@
-"""The `tollgate` command: run a suite on the embedded engine, inspect a validation, check a suite, or try the demo."""
+"""The `tollgate` command: run a suite on the embedded engine, inspect a validation, check a suite, or try the demo.
+
+What only some commands use (the console's tables, the reports, the demo) is imported where it is used, so that
+`tollgate validate` and the start of `tollgate run` do not pay for it.
+"""
 
 from __future__ import annotations
 
@@ -11,19 +15,11 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import yaml
-from rich.console import Console
-
-from tollgate.console import ProgressPrinter, print_report, print_verdict
-from tollgate.demo.load_balancer import AlbMetricsPublisher
-from tollgate.demo.service import SUITE_PATH as DEMO_SUITE_PATH
-from tollgate.demo.service import DemoService, demo_target_group
-from tollgate.demo.users import SimulatedUsers
 from tollgate.ecs_run import DEFAULT_LIFECYCLE_STAGES, DEFAULT_STEPS, NoEcsHook, ecs_hook_function, run_ecs_deployment
 from tollgate.engine.ecs import Strategy
 from tollgate.engine.engine import EngineError, LocalEngine
-from tollgate.html_report import write_html_report
 from tollgate.inspection import (
     DEFAULT_SCAN,
     STATE_MACHINE_OUTPUT,
@@ -37,7 +33,6 @@ from tollgate.inspection import (
     region_of,
     state_machine_of_stack,
 )
-from tollgate.junit import write_junit
 from tollgate.local_run import (
     DEFAULT_LIFECYCLE_EVENT,
     RunOutcome,
@@ -46,11 +41,16 @@ from tollgate.local_run import (
     run_validation,
 )
 from tollgate.metric_data import MetricDataBatch, MetricDataError, load_metric_data, seed_metric_data
-from tollgate.report import EcsRunReport, RunReport, build_ecs_report, build_report
-from tollgate.workflow_graph import load_definition
 from tollgate_core.checks import check_count
 from tollgate_core.contracts import Controller, EcsHookStatus, ExecutionStatus, HookStatus, LifecycleStage
 from tollgate_core.suite import Suite, SuiteError, load_suite
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from tollgate.console import ProgressPrinter
+    from tollgate.demo.load_balancer import AlbMetricsPublisher
+    from tollgate.report import EcsRunReport, RunReport
 
 EXIT_SUCCEEDED, EXIT_FAILED, EXIT_USAGE, EXIT_RUNNING = 0, 1, 2, 3
 SFN_ENDPOINT_VARIABLE = "TOLLGATE_SFN_ENDPOINT"
@@ -267,6 +267,11 @@ def _validate(arguments: argparse.Namespace) -> int:
 
 def _demo(arguments: argparse.Namespace) -> int:
     """The demo service and its users, behind a load balancer that publishes to the engine's CloudWatch."""
+    from tollgate.demo.load_balancer import AlbMetricsPublisher
+    from tollgate.demo.service import SUITE_PATH as DEMO_SUITE_PATH
+    from tollgate.demo.service import DemoService, demo_target_group
+    from tollgate.demo.users import SimulatedUsers
+
     ecs = _ecs_deployment(arguments)
     target_group = demo_target_group()
     # The users browse while the engine starts, as they would before any deployment: their requests wait in the
@@ -285,6 +290,10 @@ def _validate_on_engine(request: _RunRequest, alongside: Alongside = lambda engi
 
     CloudWatch is seeded once the engine is ready; `alongside` runs from then until the validation ended.
     """
+    from rich.console import Console
+
+    from tollgate.console import ProgressPrinter, print_report, print_verdict
+
     suite = load_suite(request.suite_path).with_base_url(request.target)
     console = Console(highlight=False)
     engine = LocalEngine(sfn_endpoint=request.sfn_endpoint)
@@ -303,6 +312,8 @@ def _validate_on_engine(request: _RunRequest, alongside: Alongside = lambda engi
         definition = json.loads(engine.state_machine.definition)
     _write_reports(report, suite, request.report_path, request.junit_path)
     if request.html_path:
+        from tollgate.html_report import write_html_report
+
         write_html_report(request.html_path, report, outcome.history, definition, suite_source=str(request.suite_path))
     if request.quiet:
         print_verdict(console, report)
@@ -316,6 +327,8 @@ def _write_reports(report: RunReport, suite: Suite, report_path: Path | None, ju
     if report_path:
         report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     if junit_path:
+        from tollgate.junit import write_junit
+
         write_junit(junit_path, report, suite)
 
 
@@ -331,10 +344,14 @@ def _run_on(
     engine: LocalEngine, request: _RunRequest, suite: Suite, progress: ProgressPrinter | None
 ) -> tuple[RunOutcome, RunReport]:
     """The run as it happened (its execution history included) and its report."""
+    from tollgate.report import build_ecs_report, build_report
+
     if request.ecs is None:
         outcome = run_validation(engine, request.suite_path, request.target, request.lifecycle_event, progress)
         return outcome, build_report(outcome, suite)
     # The hook receives the suite inline, in its configuration's hookDetails, as the user wrote it.
+    import yaml
+
     document = yaml.safe_load(request.suite_path.read_text(encoding="utf-8"))
     ecs = request.ecs
     deployment = run_ecs_deployment(
@@ -355,6 +372,10 @@ class _InspectRequest:
 
 def _inspect(arguments: argparse.Namespace) -> int:
     """Exit as the deployment's answer: 0 Succeeded, 1 Failed, 3 still running; 2 when there is nothing to read."""
+    from rich.console import Console
+
+    from tollgate.console import ProgressPrinter, print_report, print_verdict
+
     request = _inspect_request(arguments)
     console = Console(highlight=False)
     arn, region = _execution_to_inspect(request, console, arguments.quiet)
@@ -368,6 +389,9 @@ def _inspect(arguments: argparse.Namespace) -> int:
     report = inspection.report
     _write_reports(report, inspection.suite, arguments.report_json, arguments.junit)
     if arguments.html:
+        from tollgate.html_report import write_html_report
+        from tollgate.workflow_graph import load_definition
+
         write_html_report(
             arguments.html,
             report,

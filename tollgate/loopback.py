@@ -8,6 +8,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+_POLL_SECONDS = 0.02
+
 
 class _Server(ThreadingHTTPServer):
     """Closing it ends every open connection and joins every request thread: nothing outlives a stop."""
@@ -55,7 +57,10 @@ class LoopbackServer:
             self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.port: int = self.server.server_address[1]
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self.server.serve_forever, name=name, daemon=True)
+        # shutdown() waits until the serving loop looks at its flag: every 0.5 s by default, a wait on every stop.
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": _POLL_SECONDS}, name=name, daemon=True
+        )
 
     def start(self) -> None:
         self._thread.start()

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tollgate.engine.cloudformation import LocalCloudFormation, app_stack
 from tollgate.engine.codedeploy import LocalCodeDeploy
 from tollgate.engine.edge import Edge
-from tollgate.engine.lambda_runtime import Invocation, LambdaRuntime
+from tollgate.engine.lambda_runtime import Invocation, LambdaRuntime, WorkerProcess
 from tollgate.engine.moto_server import MotoServer, start_moto_server
 from tollgate.engine.safety_net import SafetyNet
 from tollgate.engine.stack import REGION, TemplateError
@@ -38,6 +36,18 @@ def _load_app(template_path: Path) -> AppTemplate:
         return load_app(template_path)
     except TemplateError as error:
         raise EngineError(f"{template_path}: {error}") from None
+
+
+def _strings(document: Any) -> Iterator[str]:
+    """Every string value in a JSON document."""
+    if isinstance(document, str):
+        yield document
+    elif isinstance(document, dict):
+        for value in document.values():
+            yield from _strings(value)
+    elif isinstance(document, list):
+        for value in document:
+            yield from _strings(value)
 
 
 class LocalEngine:
@@ -73,6 +83,7 @@ class LocalEngine:
         self.startup_seconds = time.perf_counter() - started
 
     def _start(self) -> None:
+        """moto first, as it takes longest; the edge and a client meanwhile."""
         self._log = self.log_path.open("ab")
         edge_port = int(os.environ.get(EDGE_PORT_VARIABLE) or 0)
         log = self._log
@@ -84,20 +95,26 @@ class LocalEngine:
             edge_port,
         )
         self.runtime = self.edge.runtime
+        # CloudWatch, Secrets Manager and SSM, even when Step Functions is external; it calls Lambda at the edge's port.
+        self._moto = MotoServer(lambda_endpoint_port=self.edge.port, log=log)
         self.edge.start()
-        self._start_moto(self._log)  # CloudWatch, Secrets Manager and SSM, even when Step Functions is external
-        self._create_state_machine()
+        stepfunctions = self.client("stepfunctions")
+        self._moto = start_moto_server(self.edge.port, log, launched=self._moto)
+        self.edge.moto_url = self._moto.url
+        self._create_state_machine(stepfunctions)
         reporter = next((spec for spec in self.app.functions.values() if spec.execution_ended_statuses), None)
         if reporter:
-            self._safety_net = SafetyNet(self.client("stepfunctions"), self.state_machine.arn, reporter, self.runtime)
+            self._safety_net = SafetyNet(stepfunctions, self.state_machine.arn, reporter, self.runtime)
             self._safety_net.start()
+        # Functions warm up once the engine answers: earlier, they would take CPU from moto, which everything waits for.
+        self.runtime.prewarm(self._workflow_functions())
 
-    def _start_moto(self, log: IO[bytes]) -> None:
-        self._moto = start_moto_server(lambda_endpoint_port=self.edge.port, log=log)
-        self.edge.moto_url = self._moto.url
+    def _workflow_functions(self) -> list[str]:
+        """The functions the state machine invokes (checks, tally, report), as the template configures them."""
+        invoked = set(_strings(json.loads(self.state_machine.definition)))
+        return [spec.name for spec in self.app.functions.values() if {spec.arn, spec.name} & invoked]
 
-    def _create_state_machine(self) -> None:
-        sfn = self.client("stepfunctions")
+    def _create_state_machine(self, sfn: Any) -> None:
         try:
             arn = sfn.create_state_machine(
                 name=self.state_machine.name,
@@ -124,6 +141,9 @@ class LocalEngine:
             self._log.close()
 
     def client(self, service: str) -> Any:
+        import boto3  # here, not at the top: a command that starts no engine does not pay for it
+        from botocore.config import Config
+
         return boto3.client(
             service,
             endpoint_url=self.edge.url,
@@ -139,8 +159,8 @@ class LocalEngine:
         """Like UpdateFunctionConfiguration: later invocations see the new variables or timeout."""
         self.runtime.update_configuration(name, environment, timeout_seconds)
 
-    def processes(self) -> list[subprocess.Popen[bytes]]:
-        """The engine's child processes: moto and every Lambda worker."""
+    def processes(self) -> list[WorkerProcess]:
+        """The engine's processes: moto, and every zygote and worker of the Lambda runtime."""
         return ([self._moto.process] if self._moto else []) + self.runtime.processes()
 
     def invoke(self, name: str, event: dict[str, Any]) -> Invocation:

@@ -1,7 +1,10 @@
 """The local Lambda runtime: warm worker processes per function, concurrent invocations, timeouts.
 
-Each function runs in its own interpreter with its own environment, never in the caller's process,
-and errors come back in Lambda's shape so the state machine's Retry and Catch match as on AWS.
+Each function runs in processes of its own with its own environment, never in the caller's process, and errors
+come back in Lambda's shape so the state machine's Retry and Catch match as on AWS. On Linux a function
+configuration's init runs once, in its zygote (lambda_worker.py), and every execution environment is a worker
+forked from it: forty concurrent invocations cost forty forks, not forty interpreters importing the handler.
+Elsewhere each worker is an interpreter of its own that runs init itself.
 """
 
 from __future__ import annotations
@@ -13,16 +16,22 @@ import subprocess
 import sys
 import threading
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from tollgate.engine.stack import REGION
-from tollgate.engine.template import FunctionSpec
+from tollgate.engine.zygote import Zygote, ZygoteGone
 
-_WORKER_SCRIPT = Path(__file__).with_name("lambda_worker.py")
+if TYPE_CHECKING:
+    from tollgate.engine.template import FunctionSpec
+
+_WORKER_COMMAND = [sys.executable, "-u", str(Path(__file__).with_name("lambda_worker.py"))]
 _INIT_TIMEOUT_SECONDS = 30.0
+# Forked workers need SCM_RIGHTS and pidfds; the zygote itself checks that the kernel has pidfds.
+_ZYGOTES = sys.platform == "linux"
 # What a Lambda environment inherits from the machine: enough to run Python, nothing of the caller.
 _INHERITED = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR", "SYSTEMROOT", "PYTHONHASHSEED")
 
@@ -41,31 +50,24 @@ class RuntimeStopped(RuntimeError):
     pass
 
 
+class WorkerProcess(Protocol):
+    """A worker's process, spawned (a Popen) or forked by a zygote (a ForkedProcess)."""
+
+    pid: int
+
+    def poll(self) -> int | None: ...
+
+    def kill(self) -> None: ...
+
+    def wait(self, timeout: float | None = None) -> int | None: ...
+
+
 class _Worker:
-    def __init__(self, spec: FunctionSpec, environment: dict[str, str], log: IO[bytes]) -> None:
-        parent, child = socket.socketpair()
-        self.connection = Connection(os.dup(parent.fileno()))
-        env = {**environment, "TOLLGATE_WORKER_FD": str(child.fileno())}
-        self.process = subprocess.Popen(
-            [sys.executable, "-u", str(_WORKER_SCRIPT)],
-            env=env,
-            cwd=spec.code_dir,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            pass_fds=(child.fileno(),),
-        )
-        parent.close()
-        child.close()
-        self.init_error: dict[str, Any] | None = None
-        if not self.connection.poll(_INIT_TIMEOUT_SECONDS):
-            self.init_error = {"errorType": "Runtime.InitTimeout", "errorMessage": "function init timed out"}
-            return
-        try:
-            ready = json.loads(self.connection.recv_bytes())
-        except EOFError:
-            ready = {"error": {"errorType": "Runtime.ExitError", "errorMessage": "function exited during init"}}
-        self.init_error = ready.get("error")
+    """One execution environment: the socket to its process, which serves one invocation at a time."""
+
+    def __init__(self, connection: Connection, process: WorkerProcess) -> None:
+        self.connection = connection
+        self.process = process
 
     def invoke(self, request: dict[str, Any], timeout_seconds: float) -> dict[str, Any]:
         try:
@@ -86,17 +88,57 @@ class _Worker:
 
     @property
     def alive(self) -> bool:
-        return self.process.poll() is None and self.init_error is None
+        return self.process.poll() is None
 
     def stop(self) -> None:
         self.connection.close()
-        if self.process.poll() is None:
-            self.process.kill()
+        self.process.kill()
         self.process.wait()
 
 
+InitError = dict[str, Any]  # Lambda's error document for an environment whose init failed
+
+
+def _spawn_worker(spec: FunctionSpec, environment: dict[str, str], log: IO[bytes]) -> _Worker | InitError:
+    """A worker in an interpreter of its own that runs init itself: where no zygote can fork one."""
+    parent, child = socket.socketpair()
+    connection = Connection(os.dup(parent.fileno()))
+    process = subprocess.Popen(
+        _WORKER_COMMAND,
+        env={**environment, "TOLLGATE_WORKER_FD": str(child.fileno())},
+        cwd=spec.code_dir,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        pass_fds=(child.fileno(),),
+    )
+    parent.close()
+    child.close()
+    worker = _Worker(connection, process)
+    init_error = _spawned_init_error(connection)
+    if init_error is not None:
+        worker.stop()
+        return init_error
+    return worker
+
+
+def _spawned_init_error(connection: Connection) -> InitError | None:
+    if not connection.poll(_INIT_TIMEOUT_SECONDS):
+        return {"errorType": "Runtime.InitTimeout", "errorMessage": "function init timed out"}
+    try:
+        ready: dict[str, Any] = json.loads(connection.recv_bytes())
+    except (EOFError, OSError):
+        return {"errorType": "Runtime.ExitError", "errorMessage": "function exited during init"}
+    return ready.get("error")
+
+
 class _FunctionPool:
-    """Warm workers of one function; a new one starts whenever all are busy, as Lambda scales out."""
+    """Warm workers of one function configuration; a new one starts whenever all are busy, as Lambda scales out.
+
+    New workers are forked from the configuration's zygote, which ran init once; concurrent invocations that
+    find no zygote wait for the same init. An init that failed answers the invocations that waited for it, and
+    the next invocation runs init again in a new zygote, as Lambda does in a new execution environment.
+    """
 
     def __init__(self, spec: FunctionSpec, environment: dict[str, str], log: IO[bytes]) -> None:
         self.spec = spec
@@ -106,12 +148,31 @@ class _FunctionPool:
         self.all: list[_Worker] = []
         self.lock = threading.Lock()
         self.stopped = False
+        self._forks = _ZYGOTES
+        self._zygote: Zygote | None = None
+        self._invoked = False
+
+    def keep_one_warm(self) -> None:
+        """Run init now and keep one worker ready, as provisioned concurrency does."""
+        try:
+            self._warm_up()
+        except RuntimeStopped:
+            return
+
+    def _warm_up(self) -> None:
+        if self._forks:  # an invocation that comes meanwhile waits for this same init
+            self._current_zygote().init(_INIT_TIMEOUT_SECONDS)
+        with self.lock:
+            if self._invoked:  # one came: the worker it made is the warm one
+                return
+        worker = self._new_worker()
+        if isinstance(worker, _Worker):  # a failed init is left for the first invocation to run again and answer
+            self._release(worker)
 
     def invoke(self, payload: bytes) -> Invocation:
         worker = self._acquire()
-        if worker.init_error:
-            self._discard(worker)
-            return _error_invocation(worker.init_error)
+        if not isinstance(worker, _Worker):
+            return _error_invocation(worker)
         request = {
             "payload": payload.decode("utf-8") or "{}",
             "requestId": str(uuid.uuid4()),
@@ -120,19 +181,31 @@ class _FunctionPool:
         }
         reply = worker.invoke(request, self.spec.timeout_seconds)
         if worker.alive:
-            with self.lock:
-                self.idle.append(worker)
+            self._release(worker)
         else:
             self._discard(worker)
         if "error" in reply:
             return _error_invocation(reply["error"])
         return Invocation(reply["payload"].encode("utf-8"))
 
-    def _acquire(self) -> _Worker:
+    def _acquire(self) -> _Worker | InitError:
         with self.lock:
+            self._invoked = True
             if self.idle:
                 return self.idle.pop()
-        worker = _Worker(self.spec, self.environment, self.log)
+        return self._new_worker()
+
+    def _release(self, worker: _Worker) -> None:
+        with self.lock:
+            if not self.stopped:
+                self.idle.append(worker)
+                return
+        worker.stop()
+
+    def _new_worker(self) -> _Worker | InitError:
+        worker = self._fork() if self._forks else _spawn_worker(self.spec, self.environment, self.log)
+        if not isinstance(worker, _Worker):
+            return worker
         with self.lock:
             if not self.stopped:
                 self.all.append(worker)
@@ -140,18 +213,61 @@ class _FunctionPool:
         worker.stop()  # the pool stopped while this worker started: it must not outlive it
         raise RuntimeStopped(f"{self.spec.name} was stopped or reconfigured")
 
+    def _fork(self) -> _Worker | InitError:
+        zygote = self._current_zygote()
+        init = zygote.init(_INIT_TIMEOUT_SECONDS)
+        if "error" in init:
+            self._retire(zygote)
+            if self.stopped:  # init ended because the pool killed the zygote
+                raise RuntimeStopped(f"{self.spec.name} was stopped or reconfigured")
+            return dict(init["error"])
+        if not init["forkable"]:  # init left threads running, or this kernel has no pidfds: no forking here
+            self._forks = False
+            self._retire(zygote)
+            return _spawn_worker(self.spec, self.environment, self.log)
+        try:
+            return _Worker(*zygote.fork())
+        except ZygoteGone:
+            self._retire(zygote)
+            if self.stopped:
+                raise RuntimeStopped(f"{self.spec.name} was stopped or reconfigured") from None
+            return {"errorType": "Runtime.ExitError", "errorMessage": "function process exited"}
+
+    def _current_zygote(self) -> Zygote:
+        with self.lock:
+            if self.stopped:
+                raise RuntimeStopped(f"{self.spec.name} was stopped or reconfigured")
+            if self._zygote is None:
+                self._zygote = Zygote(_WORKER_COMMAND, self.environment, self.spec.code_dir, self.log)
+            return self._zygote
+
+    def _retire(self, zygote: Zygote) -> None:
+        with self.lock:
+            if self._zygote is zygote:
+                self._zygote = None
+        zygote.stop()
+
     def _discard(self, worker: _Worker) -> None:
         worker.stop()
         with self.lock:
             if worker in self.all:
                 self.all.remove(worker)
 
+    def processes(self) -> list[WorkerProcess]:
+        with self.lock:
+            zygote = [self._zygote.process] if self._zygote else []
+            return zygote + [worker.process for worker in self.all]
+
     def stop(self) -> None:
+        """Workers first, while their zygote still reaps them; then the zygote."""
         with self.lock:
             self.stopped = True
             workers, self.all, self.idle = self.all, [], []
+            zygote, self._zygote = self._zygote, None
         for worker in workers:
             worker.stop()
+        if zygote:
+            zygote.stop()
 
 
 def _error_invocation(error: dict[str, Any]) -> Invocation:
@@ -167,6 +283,7 @@ class LambdaRuntime:
         }
         self._originals = {name: (pool.spec, pool.environment) for name, pool in self._pools.items()}
         self._stopped = False
+        self._warming: list[threading.Thread] = []
 
     @staticmethod
     def _environment(spec: FunctionSpec, endpoint_url: str) -> dict[str, str]:
@@ -189,11 +306,25 @@ class LambdaRuntime:
     def update_configuration(
         self, name: str, variables: dict[str, str] | None = None, timeout_seconds: float | None = None
     ) -> None:
-        """New variables or timeout for a function; its warm workers are replaced, as after an update on AWS."""
+        """New variables or timeout for a function; its warm workers are replaced, as after an update on AWS.
+
+        The new configuration's init starts at once: a function is reconfigured to be invoked.
+        """
         old = self._pools[name]
         spec = old.spec if timeout_seconds is None else replace(old.spec, timeout_seconds=timeout_seconds)
         self._pools[name] = _FunctionPool(spec, {**old.environment, **(variables or {})}, old.log)
         old.stop()
+        self.prewarm([name])
+
+    def prewarm(self, names: Iterable[str]) -> None:
+        """Init these functions now and keep one worker of each ready: in the background, one after another, so
+        that they leave a core to whatever else is starting."""
+        if self._stopped:
+            return
+        pools = [self._pools[name] for name in names]
+        thread = threading.Thread(target=_keep_warm, args=(pools,), name="tollgate-prewarm", daemon=True)
+        self._warming = [warming for warming in self._warming if warming.is_alive()] + [thread]
+        thread.start()
 
     def restore_configuration(self) -> None:
         """Every function back to its configuration in template.yaml."""
@@ -212,11 +343,18 @@ class LambdaRuntime:
             raise UnknownFunction(name)
         return pool.invoke(payload)
 
-    def processes(self) -> list[subprocess.Popen[bytes]]:
-        """Every worker process now running, warm or busy."""
-        return [worker.process for pool in list(self._pools.values()) for worker in list(pool.all)]
+    def processes(self) -> list[WorkerProcess]:
+        """Every process now running for a function: zygotes, and workers warm or busy."""
+        return [process for pool in list(self._pools.values()) for process in pool.processes()]
 
     def stop(self) -> None:
         self._stopped = True
         for pool in self._pools.values():
             pool.stop()
+        for thread in self._warming:  # each ends once its pool stopped
+            thread.join()
+
+
+def _keep_warm(pools: list[_FunctionPool]) -> None:
+    for pool in pools:
+        pool.keep_one_warm()

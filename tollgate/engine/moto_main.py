@@ -4,10 +4,13 @@ moto 5.2.5 fails on percentiles (HTTP 500), answers metric math only when the ex
 matches dimensions whatever the namespace; tollgate.engine.local_cloudwatch answers instead, over the datums
 moto stored. The patch replaces one method of moto's CloudWatch backend, so it is tied to the moto version it
 was written for: any other version refuses to start (docs/upstream-moto.md proposes the change to moto).
+It also applies tollgate.engine.moto_patches, speed-ups of the Step Functions interpreter that leave what it does
+unchanged, unless TOLLGATE_MOTO_PATCHES=off (which only the test comparing histories with and without them sets).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import datetime
 from typing import Any
@@ -27,6 +30,7 @@ from tollgate.engine.local_cloudwatch import (
     get_metric_data,
     parse_request,
 )
+from tollgate.engine.moto_patches import SWITCH_VARIABLE, apply_patches, patches_wanted
 from tollgate.engine.moto_server import PINNED_MOTO_VERSION, UNPINNED_MOTO_EXIT_CODE
 
 
@@ -97,6 +101,8 @@ def main() -> None:
         print(problem, file=sys.stderr)
         sys.exit(UNPINNED_MOTO_EXIT_CODE)
     serve_get_metric_data_locally()
+    if patches_wanted(os.environ.get(SWITCH_VARIABLE)):
+        apply_patches()
     moto.server.main(sys.argv[1:])
 
 

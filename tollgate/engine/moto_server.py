@@ -18,6 +18,7 @@ from typing import IO
 import requests
 
 _START_TIMEOUT_SECONDS = 20.0
+_POLL_SECONDS = 0.01
 _START_ATTEMPTS = 3
 # moto_main patches moto's CloudWatch backend, so it refuses any moto but the one constraints.txt pins
 # (tests/integration/test_local_cloudwatch_server.py keeps the two equal), exiting with sysexits' EX_CONFIG.
@@ -31,6 +32,12 @@ class MotoServerExited(RuntimeError):
 
 class UnpinnedMoto(RuntimeError):
     """The installed moto is not the version constraints.txt pins; trying again cannot help."""
+
+
+def _listening(port: int) -> bool:
+    """A bare connection attempt: cheap enough to repeat every few milliseconds while moto imports."""
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _free_port() -> int:
@@ -48,7 +55,8 @@ class MotoServer:
         env = {**os.environ, "MOTO_PORT": str(lambda_endpoint_port), "AWS_DEFAULT_REGION": "us-east-1"}
         env.pop("AWS_ENDPOINT_URL", None)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tollgate.engine.moto_main", "-H", "127.0.0.1", "-p", str(self.port)],
+            # Unbuffered: stop() kills it, and what it printed must be in the log.
+            [sys.executable, "-u", "-m", "tollgate.engine.moto_main", "-H", "127.0.0.1", "-p", str(self.port)],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -63,10 +71,13 @@ class MotoServer:
                 raise UnpinnedMoto(f"moto is not {PINNED_MOTO_VERSION}, as constraints.txt pins; see the engine log")
             if exit_code is not None:
                 raise MotoServerExited(f"moto server exited with code {exit_code}; see the engine log")
+            if not _listening(self.port):  # still importing
+                time.sleep(_POLL_SECONDS)
+                continue
             try:
                 requests.get(f"{self.url}/moto-api/", timeout=1).raise_for_status()
-            except requests.RequestException:  # not listening yet, or someone else holds the port
-                time.sleep(0.05)
+            except requests.RequestException:  # not answering yet, or someone else holds the port
+                time.sleep(_POLL_SECONDS)
                 continue
             requests.post(
                 f"{self.url}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=5
@@ -75,20 +86,21 @@ class MotoServer:
         raise RuntimeError(f"moto server did not start within {_START_TIMEOUT_SECONDS:.0f} s")
 
     def stop(self) -> None:
+        """Killed, not terminated: its state lives in memory and ends with it, and a graceful exit costs 0.5 s."""
         if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            self.process.kill()
+        self.process.wait()
 
 
-def start_moto_server(lambda_endpoint_port: int, log: IO[bytes]) -> MotoServer:
-    """A ready moto on a free port; another process may take that port first, so a failed start is tried again."""
+def start_moto_server(lambda_endpoint_port: int, log: IO[bytes], launched: MotoServer | None = None) -> MotoServer:
+    """A ready moto on a free port; another process may take that port first, so a failed start is tried again.
+
+    `launched` is a moto already starting (the engine launches it first, to do its own work while moto imports).
+    """
     attempts_left = _START_ATTEMPTS
     while True:
-        server = MotoServer(lambda_endpoint_port, log)
+        server = launched or MotoServer(lambda_endpoint_port, log)
+        launched = None
         try:
             server.wait_ready()
             return server

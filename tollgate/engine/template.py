@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-import boto3
+import samtranslator
 import yaml
-from samtranslator.metrics.metrics import DummyMetricsPublisher, Metrics
-from samtranslator.model.exceptions import InvalidDocumentException
-from samtranslator.parser.parser import Parser
-from samtranslator.translator.translator import Translator
 from samtranslator.yaml_helper import intrinsics_multi_constructor
 
 from tollgate.engine.stack import (
@@ -32,6 +31,11 @@ EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
 DEFAULT_EVENT_RETRIES = 185
 # SAM takes code and definitions from S3 only; local paths travel through the transform as keys in this bucket.
 LOCAL_BUCKET = "tollgate-local"
+# SAM's translations, beside the template (build/ is not versioned), each named after everything it depends on:
+# importing the translator and translating cost a fifth of a second, on every start, for a template that rarely
+# changes between two runs.
+TRANSFORM_CACHE_DIR = Path("build") / "sam-transform"
+_TRANSFORM_CACHE_FORMAT = 1
 
 
 @dataclass(frozen=True)
@@ -105,8 +109,8 @@ def read_template(path: Path) -> dict[str, Any]:
 
 def load_app(template_path: Path, stack_name: str = "tollgate-local") -> AppTemplate:
     """The functions and state machine of a SAM template, as CloudFormation would create them in one stack."""
-    stack = Stack(_transform(read_template(template_path), stack_name), stack_name)
     root = template_path.parent
+    stack = Stack(_translated(read_template(template_path), stack_name, root / TRANSFORM_CACHE_DIR), stack_name)
     state_machine = _state_machine_spec(stack, root)
     rules = _execution_ended_rules(stack, state_machine.arn)
     functions = [_function_spec(stack, logical_id, root, rules) for logical_id in stack.resources_of(FUNCTION_TYPE)]
@@ -124,9 +128,65 @@ def _output(stack: Stack, key: str, output: dict[str, Any]) -> StackOutput:
     )
 
 
+def _translated(document: dict[str, Any], stack_name: str, cache_dir: Path) -> dict[str, Any]:
+    """SAM's translation of the document: kept from the last time this very document was translated, else made now.
+
+    Either way it is read back from JSON, so a kept translation and a new one are the same values.
+    """
+    _point_local_paths_at_local_bucket(document)
+    kept = cache_dir / f"{_translation_key(document, stack_name)}.json"
+    try:
+        translation: dict[str, Any] = json.loads(kept.read_text(encoding="utf-8"))
+        return translation
+    except (OSError, ValueError):  # not translated yet, or unreadable: translate
+        pass
+    template = _transform(document, stack_name)
+    try:
+        text = json.dumps(template)
+    except (TypeError, ValueError):  # not JSON (a YAML date, say): used as it is, never kept
+        return template
+    _keep(kept, text)
+    translation = json.loads(text)
+    return translation
+
+
+def _translation_key(document: dict[str, Any], stack_name: str) -> str:
+    """What a translation depends on: the document (local paths already rewritten), the stack and samtranslator."""
+    material = {
+        "format": _TRANSFORM_CACHE_FORMAT,
+        "samtranslator": samtranslator.__version__,
+        "region": REGION,
+        "stack": stack_name,
+        "document": document,
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True, default=repr).encode("utf-8")).hexdigest()
+
+
+def _keep(path: Path, text: str) -> None:
+    """Written whole or not at all, as processes may load one template at once; a cache that cannot be written
+    is no cache, not an error."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    except OSError:
+        return
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except OSError:
+        Path(temporary).unlink(missing_ok=True)
+
+
 def _transform(document: dict[str, Any], stack_name: str) -> dict[str, Any]:
     """The CloudFormation template SAM makes of a SAM template, with local code paths kept as S3 keys."""
-    _point_local_paths_at_local_bucket(document)
+    # Imported here: the translator and boto3 take a fifth of a second, which only a template not translated yet needs.
+    import boto3
+    from samtranslator.metrics.metrics import DummyMetricsPublisher, Metrics
+    from samtranslator.model.exceptions import InvalidDocumentException
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
     metrics = Metrics("ServerlessTransform", DummyMetricsPublisher())
     # samtranslator's transform() asks this machine's AWS configuration for the region; the engine's is fixed.
     translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=REGION), metrics=metrics)
