@@ -66,35 +66,23 @@ def _check(process: subprocess.CompletedProcess[str], expected: int = 0) -> None
 def engine_ready(log_path: Path) -> dict[str, float]:
     """One engine start in a fresh process: its imports, start and stop as the process clocked them, and the
     whole process (interpreter start and exit included) as this one did."""
-    started = time.perf_counter()
-    process = subprocess.run(
-        [sys.executable, "-c", _ENGINE_READY_SCRIPT, str(log_path)],
-        cwd=ROOT,
-        env=user_environment(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    seconds = time.perf_counter() - started
-    _check(process)
+    process, seconds = _timed([sys.executable, "-c", _ENGINE_READY_SCRIPT, str(log_path)])
     figures: dict[str, float] = json.loads(process.stdout.strip().splitlines()[-1])
     return {**figures, "processSeconds": seconds}
 
 
 def validate_seconds(suite_path: Path) -> float:
     """Wall seconds from spawning `tollgate validate SUITE` until it exited; the suite must be valid."""
+    return _timed([*tollgate_command(), "validate", str(suite_path)])[1]
+
+
+def _timed(command: list[str]) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run a command as a user would, checked; with the wall seconds from its spawn until it exited."""
     started = time.perf_counter()
-    process = subprocess.run(
-        [*tollgate_command(), "validate", str(suite_path)],
-        cwd=ROOT,
-        env=user_environment(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    process = subprocess.run(command, cwd=ROOT, env=user_environment(), capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
     _check(process)
-    return seconds
+    return process, seconds
 
 
 @dataclass(frozen=True)
