@@ -22,6 +22,8 @@ from typing import Any, NotRequired, Protocol, TypedDict
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from tollgate_core.contracts import MetricDimension
+
 # AWS's limits for one PutMetricData request and its datums.
 MAX_DATUMS_PER_REQUEST = 1000
 MAX_REQUEST_BYTES = 1_000_000
@@ -55,11 +57,6 @@ _DATUM_FIELDS = (
 _STATISTICS = ("SampleCount", "Sum", "Minimum", "Maximum")
 
 
-class Dimension(TypedDict):
-    Name: str
-    Value: str
-
-
 class StatisticSet(TypedDict):
     SampleCount: float
     Sum: float
@@ -72,7 +69,7 @@ class MetricDatum(TypedDict):
 
     MetricName: str
     Timestamp: datetime
-    Dimensions: NotRequired[list[Dimension]]
+    Dimensions: NotRequired[list[MetricDimension]]
     Value: NotRequired[float]
     Values: NotRequired[list[float]]
     Counts: NotRequired[list[float]]
@@ -358,14 +355,14 @@ class _Reader:
             return None
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # as the AWS CLI reads it
 
-    def _dimensions(self, raw: Any, field: str) -> list[Dimension]:
+    def _dimensions(self, raw: Any, field: str) -> list[MetricDimension]:
         if not isinstance(raw, list) or len(raw) > MAX_DIMENSIONS:
             self.problem(field, f"must be a list of at most {MAX_DIMENSIONS} dimensions")
             return []
         dimensions = [self._dimension(item, _field(field, index)) for index, item in enumerate(raw)]
         return [dimension for dimension in dimensions if dimension is not None]
 
-    def _dimension(self, raw: Any, field: str) -> Dimension | None:
+    def _dimension(self, raw: Any, field: str) -> MetricDimension | None:
         if not isinstance(raw, dict):
             self.problem(field, "must be an object with Name and Value")
             return None

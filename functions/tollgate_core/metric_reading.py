@@ -12,10 +12,12 @@ from typing import Any, Protocol
 from tollgate_core.contracts import (
     MetricCheck,
     MetricDataQuery,
+    MetricDimension,
     MetricMeasure,
     MetricThreshold,
     NoDataPolicy,
     ProbeResult,
+    TargetGroupMetrics,
 )
 from tollgate_core.event_fields import MalformedEvent, field_of, object_of, typed_field
 from tollgate_core.expectations import join_reasons
@@ -329,6 +331,14 @@ def _series(series: Mapping[str, MetricSeries], query_id: str) -> MetricSeries:
     return series.get(query_id) or MetricSeries(query_id, ())
 
 
+def target_group_dimensions(alb: TargetGroupMetrics) -> list[MetricDimension]:
+    """How CloudWatch names one ALB target group's metrics: the dimensions an ALB publishes them under."""
+    return [
+        {"Name": "LoadBalancer", "Value": alb["loadBalancer"]},
+        {"Name": "TargetGroup", "Value": alb["targetGroup"]},
+    ]
+
+
 def _alb_query(query_id: str, check: MetricCheck, metric: AlbMetric, stat: str) -> MetricDataQuery:
     alb = check["alb"]
     return {
@@ -337,10 +347,7 @@ def _alb_query(query_id: str, check: MetricCheck, metric: AlbMetric, stat: str) 
             "Metric": {
                 "Namespace": ALB_NAMESPACE,
                 "MetricName": metric,
-                "Dimensions": [
-                    {"Name": "LoadBalancer", "Value": alb["loadBalancer"]},
-                    {"Name": "TargetGroup", "Value": alb["targetGroup"]},
-                ],
+                "Dimensions": target_group_dimensions(alb),
             },
             # One period for the whole window: one datapoint per metric (more only if CloudWatch splits it).
             "Period": check["lookbackSeconds"] + CURRENT_MINUTE_SECONDS,

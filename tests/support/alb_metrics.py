@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tollgate.engine.engine import LocalEngine
+from tollgate_core.contracts import MetricDimension
+from tollgate_core.metric_reading import target_group_dimensions as dimensions_of
 
 ALB_NAMESPACE = "AWS/ApplicationELB"
 LOAD_BALANCER = "app/shop/50dc6c495c0c9188"
@@ -17,8 +19,8 @@ def new_target_group() -> str:
     return f"targetgroup/shop-green/{uuid.uuid4().hex[:16]}"
 
 
-def target_group_dimensions(target_group: str) -> list[dict[str, str]]:
-    return [{"Name": "LoadBalancer", "Value": LOAD_BALANCER}, {"Name": "TargetGroup", "Value": target_group}]
+def target_group_dimensions(target_group: str) -> list[MetricDimension]:
+    return dimensions_of({"loadBalancer": LOAD_BALANCER, "targetGroup": target_group})
 
 
 def seed_alb_traffic(

@@ -16,7 +16,6 @@ from botocore.stub import Stubber
 
 from tollgate.metric_data import (
     MAX_PROBLEMS_SHOWN,
-    Dimension,
     MetricDataBatch,
     MetricDataError,
     MetricDatum,
@@ -26,9 +25,10 @@ from tollgate.metric_data import (
     put_metric_data_requests,
     seed_metric_data,
 )
+from tollgate_core.contracts import MetricDimension
 
 RUN_STARTED = datetime(2026, 3, 2, 12, 0, 0, tzinfo=UTC)
-ALB: list[Dimension] = [
+ALB: list[MetricDimension] = [
     {"Name": "LoadBalancer", "Value": "app/shop/50dc6c495c0c9188"},
     {"Name": "TargetGroup", "Value": "targetgroup/shop-green/73e2d6bc24d8a067"},
 ]

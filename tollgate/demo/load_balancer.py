@@ -9,8 +9,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from tollgate.metric_data import CloudWatch, Dimension, MetricDatum, PutMetricDataRequest, put_metric_data_requests
-from tollgate_core.contracts import TargetGroupMetrics
+from tollgate.metric_data import CloudWatch, MetricDatum, PutMetricDataRequest, put_metric_data_requests
+from tollgate_core.contracts import MetricDimension, TargetGroupMetrics
+from tollgate_core.metric_reading import target_group_dimensions
 
 NAMESPACE = "AWS/ApplicationELB"
 REQUEST_COUNT = "RequestCount"
@@ -54,10 +55,7 @@ def alb_metric_data(served: Iterable[ServedRequest], target_group: TargetGroupMe
     by_second: defaultdict[int, list[ServedRequest]] = defaultdict(list)
     for request in served:
         by_second[math.floor(request.at)].append(request)
-    dimensions: list[Dimension] = [
-        {"Name": "LoadBalancer", "Value": target_group["loadBalancer"]},
-        {"Name": "TargetGroup", "Value": target_group["targetGroup"]},
-    ]
+    dimensions = target_group_dimensions(target_group)
     datums: list[MetricDatum] = []
     for second, requests in sorted(by_second.items()):
         at = datetime.fromtimestamp(second, UTC)
@@ -77,7 +75,7 @@ def alb_metric_data(served: Iterable[ServedRequest], target_group: TargetGroupMe
     return put_metric_data_requests(NAMESPACE, datums)
 
 
-def _counted(name: str, at: datetime, count: int, dimensions: list[Dimension]) -> MetricDatum:
+def _counted(name: str, at: datetime, count: int, dimensions: list[MetricDimension]) -> MetricDatum:
     return {
         "MetricName": name,
         "Timestamp": at,
