@@ -75,6 +75,21 @@ class CheckKind(StrEnum):
     METRIC = "metric"  # a CloudWatch reading, taken by the metric reader function
 
 
+class ListenerRole(StrEnum):
+    """Which listener of a CodeDeploy ECS deployment's load balancer a suite's `target.fromDeployment` probes."""
+
+    TEST = "testListener"  # the target group pair's testTrafficRoute
+    PRODUCTION = "productionListener"  # its prodTrafficRoute
+
+
+class SuiteSourceKind(StrEnum):
+    """Where the hook found the suite that judged a deployment."""
+
+    S3 = "s3"  # the suite catalog, or an s3:// URI in an ECS hook's hookDetails.suite
+    FILE = "file"  # a suite file in the hook's package (the bundled suites), or the file `tollgate run` was given
+    INLINE = "inline"  # a suite object in an ECS hook's hookDetails.suite
+
+
 class MetricMeasure(StrEnum):
     """What a metric check compares with its threshold."""
 
@@ -129,10 +144,18 @@ class Expectations(TypedDict):
     maxLatencyMs: NotRequired[float]
 
 
+class FunctionInvocation(TypedDict):
+    """A route that invokes a Lambda function instead of sending HTTP; `expect` judges the response payload."""
+
+    function: NotRequired[str]  # name or ARN; the hook fills in the deployment's target version when absent
+    payload: JsonValue
+
+
 class Route(TypedDict):
     kind: Literal[CheckKind.ROUTE]
     name: str
-    path: str
+    path: str  # "" for an invoke route
+    invoke: NotRequired[FunctionInvocation]  # an invoke route: path, method, headers, body and redirects unused
     method: str
     headers: dict[str, HeaderValue]
     body: JsonValue
@@ -143,7 +166,8 @@ class Route(TypedDict):
 
 
 class Target(TypedDict):
-    baseUrl: str
+    baseUrl: str  # "" until the hook resolves `fromDeployment`, or in a suite without HTTP routes
+    fromDeployment: NotRequired[ListenerRole]
     headers: dict[str, HeaderValue]
     timeoutSeconds: float
     verifyTls: bool
@@ -349,6 +373,33 @@ class TallyEvent(TypedDict):
 # --- the execution: input, the state between states, output ---------------------------------------
 
 
+class SuiteSource(TypedDict):
+    """Exactly which suite judged the deployment: recorded in the execution input, its output and every report."""
+
+    kind: SuiteSourceKind
+    location: str  # s3://bucket/key, a file path, or "hookDetails.suite"
+    versionId: NotRequired[str]  # an S3 object in a versioned bucket
+    etag: NotRequired[str]  # an S3 object (without quotes)
+
+
+class LambdaTarget(TypedDict):
+    """The function version a Lambda deployment shifts its alias to, from the deployment's AppSpec."""
+
+    function: str  # the AppSpec's Name
+    alias: str
+    currentVersion: str
+    targetVersion: str
+    arn: str  # the version's qualified ARN: what an invoke route without `function` invokes
+
+
+class TargetListener(TypedDict):
+    """The listener `target.fromDeployment` resolved to, and the URL the probes hit."""
+
+    role: ListenerRole
+    listenerArn: str
+    url: str
+
+
 class Deployment(TypedDict):
     """A CodeDeploy deployment waiting on one lifecycle hook."""
 
@@ -356,6 +407,11 @@ class Deployment(TypedDict):
     lifecycleEventHookExecutionId: str
     lifecycleEvent: str
     controller: NotRequired[Controller]  # CodeDeploy; absent in executions started before ECS was served
+    application: NotRequired[str]  # read from the deployment when the hook needed it (catalog, target, invoke)
+    deploymentGroup: NotRequired[str]
+    suiteSource: NotRequired[SuiteSource]  # absent in executions started before the catalog existed
+    targetListener: NotRequired[TargetListener]
+    lambdaTarget: NotRequired[LambdaTarget]
 
 
 class EcsDeployment(TypedDict):
@@ -367,6 +423,7 @@ class EcsDeployment(TypedDict):
     serviceArn: str
     targetServiceRevisionArn: str
     productionWeight: float  # the new revision's share of production traffic at this step, in percent
+    suiteSource: NotRequired[SuiteSource]  # absent in executions started before the catalog existed
 
 
 class EcsHookAnswer(TypedDict):

@@ -7,8 +7,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tollgate_core.budget import DEFAULT_HOOK_BUDGET_SECONDS
+from tollgate_core.suite_catalog import DEFAULT_SUITE_PREFIX
 
 DEFAULT_BODY_CAP_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SuiteCatalog:
+    """The stack's SuiteBucket and SuitePrefix parameters."""
+
+    bucket: str
+    prefix: str
+
+    @classmethod
+    def from_env(cls) -> SuiteCatalog | None:
+        bucket = os.environ.get("SUITE_BUCKET")
+        return cls(bucket, os.environ.get("SUITE_PREFIX", DEFAULT_SUITE_PREFIX)) if bucket else None
 
 
 @dataclass(frozen=True)
@@ -18,6 +32,7 @@ class HookSettings:
     state_machine_arn: str
     target_base_url: str | None
     budget_seconds: float
+    catalog: SuiteCatalog | None = None  # None: the bundled suite only
 
     @classmethod
     def from_env(cls) -> HookSettings:
@@ -27,6 +42,7 @@ class HookSettings:
             state_machine_arn=os.environ["STATE_MACHINE_ARN"],
             target_base_url=os.environ.get("TARGET_BASE_URL") or None,
             budget_seconds=float(os.environ.get("HOOK_BUDGET_SECONDS") or DEFAULT_HOOK_BUDGET_SECONDS),
+            catalog=SuiteCatalog.from_env(),
         )
 
 
@@ -36,6 +52,7 @@ class EcsHookSettings:
     suites_dir: Path  # the bundled suites, by name
     target_base_url: str | None
     budget_seconds: float
+    catalog: SuiteCatalog | None = None  # None: the bundled suites and hookDetails only
 
     @classmethod
     def from_env(cls) -> EcsHookSettings:
@@ -44,6 +61,7 @@ class EcsHookSettings:
             suites_dir=Path(os.environ.get("SUITES_DIR") or "suites"),
             target_base_url=os.environ.get("TARGET_BASE_URL") or None,
             budget_seconds=float(os.environ.get("HOOK_BUDGET_SECONDS") or DEFAULT_HOOK_BUDGET_SECONDS),
+            catalog=SuiteCatalog.from_env(),
         )
 
 
