@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,12 +35,14 @@ from tollgate.inspection import (
 )
 from tollgate.local_run import (
     DEFAULT_LIFECYCLE_EVENT,
+    LocalDeployment,
     RunOutcome,
     UnknownLifecycleEvent,
     hook_function_for,
     run_validation,
 )
 from tollgate.metric_data import MetricDataBatch, MetricDataError, load_metric_data, seed_metric_data
+from tollgate.publish import add_publish_parser
 from tollgate_core.checks import check_count
 from tollgate_core.contracts import Controller, EcsHookStatus, ExecutionStatus, HookStatus, LifecycleStage
 from tollgate_core.suite import Suite, SuiteError, load_suite
@@ -55,6 +57,8 @@ if TYPE_CHECKING:
 EXIT_SUCCEEDED, EXIT_FAILED, EXIT_USAGE, EXIT_RUNNING = 0, 1, 2, 3
 SFN_ENDPOINT_VARIABLE = "TOLLGATE_SFN_ENDPOINT"
 CODEDEPLOY, ECS = "codedeploy", "ecs"
+LAMBDA_LIFECYCLE_EVENTS = ("BeforeAllowTraffic", "AfterAllowTraffic")
+LAMBDA_DEFAULT_LIFECYCLE_EVENT = LAMBDA_LIFECYCLE_EVENTS[0]
 # ECS shifts at least 3 % of production traffic per linear step.
 MAX_LINEAR_STEPS = 33
 # What runs beside a validation: started once the engine is ready, stopped before the engine stops.
@@ -99,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--lifecycle-event", help=f"CodeDeploy: the hook to run (default: {DEFAULT_LIFECYCLE_EVENT})")
     run.add_argument(
         "--lifecycle-stage",
-        choices=list(LifecycleStage),
+        choices=[stage.value for stage in LifecycleStage],
         help="ECS: the stage the hook validates (default: POST_TEST_TRAFFIC_SHIFT for blue-green, "
         "PRODUCTION_TRAFFIC_SHIFT for linear and canary)",
     )
@@ -114,6 +118,7 @@ def _parser() -> argparse.ArgumentParser:
         "`aws cloudwatch put-metric-data --cli-input-json` takes it, or a list of such documents; "
         'timestamps may be relative to the start of the run ("now", "-90s", "-5m", "-1h"); repeatable',
     )
+    _add_deployment_arguments(run)
     _add_report_arguments(run)
     run.add_argument(
         "--sfn-endpoint",
@@ -123,6 +128,7 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(command=_run, interrupted="interrupted; the engine was stopped")
 
     _add_inspect_parser(commands)
+    add_publish_parser(commands)
 
     validate = commands.add_parser("validate", help="check a suite file without running it")
     validate.add_argument("suite", type=Path)
@@ -139,6 +145,44 @@ def _parser() -> argparse.ArgumentParser:
         interrupted="interrupted; the engine was stopped",
     )
     return parser
+
+
+def _add_deployment_arguments(parser: argparse.ArgumentParser) -> None:
+    deployment = parser.add_argument_group(
+        "CodeDeploy: the deployment the hook reads (suite catalog, listeners, Lambda function versions)"
+    )
+    deployment.add_argument(
+        "--application",
+        metavar="NAME",
+        help="with --deployment-group: publish the suite to the engine's suite catalog under this deployment "
+        "group, where the hook finds it (and records its S3 version)",
+    )
+    deployment.add_argument("--deployment-group", metavar="NAME", help="the deployment's deployment group")
+    deployment.add_argument(
+        "--test-listener",
+        metavar="URL",
+        help="the deployment's load balancer answers test traffic here (target.fromDeployment: testListener)",
+    )
+    deployment.add_argument(
+        "--production-listener",
+        metavar="URL",
+        help="and production traffic here (target.fromDeployment: productionListener)",
+    )
+    deployment.add_argument(
+        "--app-template",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PATH",
+        help="load this SAM template's functions (your own service) into the engine: the deployment is a Lambda "
+        "deployment of its function with AutoPublishAlias and DeploymentPreference, and invoke routes call "
+        "its functions; repeatable",
+    )
+    deployment.add_argument(
+        "--function",
+        metavar="NAME",
+        help="the --app-template function the Lambda deployment ships (name or logical id; default: its only one)",
+    )
 
 
 def _add_report_arguments(parser: argparse.ArgumentParser) -> None:
@@ -221,22 +265,79 @@ class _RunRequest:
     sfn_endpoint: str | None = None
     ecs: _EcsDeployment | None = None  # None: CodeDeploy calls the hook
     metric_data: tuple[MetricDataBatch, ...] = ()  # put in the local CloudWatch once the engine is ready
+    deployment: LocalDeployment = field(
+        default_factory=LocalDeployment
+    )  # CodeDeploy's deployment, its function filled in once loaded
+    app_templates: tuple[Path, ...] = ()
+    function: str | None = None  # the --app-template function a Lambda deployment ships
 
 
 def _run(arguments: argparse.Namespace) -> int:
+    ecs = _ecs_deployment(arguments)
+    deployment = _codedeploy_deployment(arguments, ecs)
+    default_event = LAMBDA_DEFAULT_LIFECYCLE_EVENT if arguments.app_template else DEFAULT_LIFECYCLE_EVENT
     request = _RunRequest(
         arguments.suite,
         arguments.target,
-        arguments.lifecycle_event or DEFAULT_LIFECYCLE_EVENT,
+        arguments.lifecycle_event or default_event,
         arguments.report_json,
         arguments.junit,
         arguments.html,
         arguments.quiet,
         arguments.sfn_endpoint,
-        _ecs_deployment(arguments),
+        ecs,
         tuple(load_metric_data(arguments.metric_data, run_started=datetime.now(UTC))),
+        deployment,
+        tuple(arguments.app_template),
+        arguments.function,
     )
     return _validate_on_engine(request)
+
+
+def _codedeploy_deployment(arguments: argparse.Namespace, ecs: _EcsDeployment | None) -> LocalDeployment:
+    """The CodeDeploy deployment options, checked together."""
+    given = [
+        option
+        for option, value in (
+            ("--application", arguments.application),
+            ("--deployment-group", arguments.deployment_group),
+            ("--test-listener", arguments.test_listener),
+            ("--production-listener", arguments.production_listener),
+            ("--function", arguments.function),
+        )
+        if value
+    ] + (["--app-template"] if arguments.app_template else [])
+    if ecs is not None and given:
+        raise UsageError(f"{', '.join(given)}: CodeDeploy deployments only; ECS reads hookDetails")
+    if bool(arguments.application) != bool(arguments.deployment_group):
+        raise UsageError("--application and --deployment-group go together: they name the suite's catalog entry")
+    if arguments.function and not arguments.app_template:
+        raise UsageError("--function names a function of an --app-template")
+    if arguments.app_template and (arguments.lifecycle_event or LAMBDA_DEFAULT_LIFECYCLE_EVENT) not in (
+        LAMBDA_LIFECYCLE_EVENTS
+    ):
+        raise UsageError(f"--app-template: a Lambda deployment runs {' and '.join(LAMBDA_LIFECYCLE_EVENTS)} hooks")
+    return LocalDeployment(
+        arguments.application, arguments.deployment_group, arguments.test_listener, arguments.production_listener
+    )
+
+
+def _lambda_deployment(engine: LocalEngine, request: _RunRequest) -> LocalDeployment:
+    """The deployment, with the --app-template function it ships when there is one."""
+    if not engine.services:
+        return request.deployment
+    deployments = [found for service in engine.services for found in service.alias_deployments]
+    if request.function:
+        chosen = [found for found in deployments if request.function in (found.function, found.logical_id)]
+        if not chosen:
+            known = ", ".join(found.logical_id for found in deployments) or "none"
+            raise UsageError(f"--function {request.function}: no such function deployed through CodeDeploy ({known})")
+    else:
+        chosen = deployments
+    if len(chosen) != 1:
+        names = ", ".join(found.logical_id for found in chosen) or "none has AutoPublishAlias and DeploymentPreference"
+        raise UsageError(f"--app-template: name the function the deployment ships with --function ({names})")
+    return replace(request.deployment, function=chosen[0])
 
 
 def _ecs_deployment(arguments: argparse.Namespace) -> _EcsDeployment | None:
@@ -296,11 +397,12 @@ def _validate_on_engine(request: _RunRequest, alongside: Alongside = lambda engi
 
     suite = load_suite(request.suite_path).with_base_url(request.target)
     console = Console(highlight=False)
-    engine = LocalEngine(sfn_endpoint=request.sfn_endpoint)
+    engine = LocalEngine(sfn_endpoint=request.sfn_endpoint, app_templates=request.app_templates)
     if request.ecs:
         ecs_hook_function(engine)
     else:
         hook_function_for(engine, request.lifecycle_event)
+        request = replace(request, deployment=_lambda_deployment(engine, request))
     with engine:
         if not request.quiet:
             console.print(
@@ -347,7 +449,14 @@ def _run_on(
     from tollgate.report import build_ecs_report, build_report
 
     if request.ecs is None:
-        outcome = run_validation(engine, request.suite_path, request.target, request.lifecycle_event, progress)
+        outcome = run_validation(
+            engine,
+            request.suite_path,
+            request.target,
+            request.lifecycle_event,
+            progress,
+            deployment=request.deployment,
+        )
         return outcome, build_report(outcome, suite)
     # The hook receives the suite inline, in its configuration's hookDetails, as the user wrote it.
     import yaml

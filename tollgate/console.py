@@ -11,7 +11,7 @@ from rich.table import Table
 from tollgate.ecs_run import EcsProgress
 from tollgate.engine.ecs import HookInvocation
 from tollgate.history import AttemptFinished, StageStarted, WaitingForRound
-from tollgate.report import EcsRunReport, EcsStepsRunReport, RunReport, StepReport
+from tollgate.report import EcsRunReport, EcsStepsRunReport, RunReport, StepReport, resolution_lines
 from tollgate_core.contracts import CheckKind, Controller, EcsHookStatus, HookStatus, ProbeResult
 
 _HOOK_STATUS_STYLE = {EcsHookStatus.SUCCEEDED: "green", EcsHookStatus.FAILED: "red", EcsHookStatus.IN_PROGRESS: "dim"}
@@ -126,8 +126,17 @@ def print_verdict(console: Console, report: RunReport) -> None:
         console.print(f"the hook answered {report['hookStatus']}{invoked}")
     if report["reason"]:
         console.print(f"reason: {report['reason']}", highlight=False)
+    _print_resolution(console, report)
     if not report["target"]["verifyTls"]:
         console.print("[yellow]TLS certificates were not verified (verifyTls: false)[/yellow]")
+
+
+def _print_resolution(console: Console, report: RunReport) -> None:
+    """Which suite judged, and what the deployment resolved to, one aligned line each: only what the report holds."""
+    lines = resolution_lines(report)
+    width = max((len(label) for label, _ in lines), default=0) + 2
+    for label, line in lines:
+        console.print(f"{label:<{width}}{escape(line)}", highlight=False, soft_wrap=True)
 
 
 def _print_dry_run_verdict(console: Console, report: RunReport) -> None:

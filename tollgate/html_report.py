@@ -14,7 +14,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from tollgate.report import ProbeRow, RunReport, StageReport
+from tollgate.report import ProbeRow, RunReport, StageReport, resolution_lines, started_deployments
 from tollgate.timeline import Attempt, CheckRow, Timeline, Wait, checks_in_order, timeline_of
 from tollgate.workflow_graph import workflow_graph
 from tollgate_core.contracts import CheckKind, HookStatus
@@ -44,6 +44,8 @@ _DEPLOYMENT_LABELS = {
     "targetServiceRevisionArn": "target revision",
     "productionWeight": "production traffic (%)",
 }
+# Deployment fields that are facts of their own (the report carries them): not repeated from the execution's input.
+_OWN_FACT_FIELDS = {"controller", "suiteSource", "application", "deploymentGroup", "targetListener", "lambdaTarget"}
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,10 @@ def render_html_report(
     suite_source: str | None = None,
     console_url: str | None = None,
 ) -> str:
-    """The report as one HTML document that needs nothing but itself: no network, no scripts from elsewhere."""
+    """The report as one HTML document that needs nothing but itself: no network, no scripts from elsewhere.
+
+    `suite_source` names the suite when the report does not: executions started before the hooks recorded it.
+    """
     timeline = timeline_of(history)
     return (
         _environment()
@@ -189,17 +194,20 @@ def _facts(
     suite_source: str | None,
     console_url: str | None,
 ) -> list[Fact]:
-    facts = [Fact("suite", suite_source)] if suite_source else []
-    facts.append(
-        Fact("target", report["target"]["baseUrl"] + ("" if report["target"]["verifyTls"] else " (TLS not verified)"))
-    )
+    """What was validated, where, and how: the suite and the target first."""
+    resolved = dict(resolution_lines(report))
+    suite = resolved.pop("suite", suite_source)
+    target = resolved.pop("target", report["target"]["baseUrl"])
+    facts = [Fact("suite", suite)] if suite else []
+    facts.append(Fact("target", target + ("" if report["target"]["verifyTls"] else " (TLS not verified)")))
     facts.append(Fact("controller", str(report["controller"])))
-    deployments = _deployments(history)
+    facts += [Fact(label, line) for label, line in resolved.items()]
+    deployments = started_deployments(history)
     if deployments:
         facts += [
             Fact(_DEPLOYMENT_LABELS.get(key, key), str(value))
             for key, value in deployments[0].items()
-            if key != "controller"
+            if key not in _OWN_FACT_FIELDS
         ]
     if len(deployments) > 1:
         facts.append(Fact("executions", f"{len(deployments)} (one per traffic step)"))
@@ -212,21 +220,6 @@ def _facts(
     failed = sum(1 for probe in probes if not probe["ok"])
     facts.append(Fact("probes", f"{len(probes)} ({failed} failed)"))
     return facts
-
-
-def _deployments(history: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The deployment each execution validated, as its input carries it."""
-    deployments = []
-    for event in history:
-        if event["type"] == "ExecutionStarted":
-            text = event.get("executionStartedEventDetails", {}).get("input") or "{}"
-            try:
-                deployment = json.loads(text).get("deployment")
-            except ValueError:  # input Step Functions truncated
-                continue
-            if isinstance(deployment, dict):
-                deployments.append(deployment)
-    return deployments
 
 
 # --- the timeline ---------------------------------------------------------------------------------------------

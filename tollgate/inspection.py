@@ -233,7 +233,7 @@ def inspection_report(
     outcome.reported_status = delivered_status(status, outcome.summary)
     outcome.duration_seconds = _duration_seconds(execution)
     controller = Controller.ECS if deployment.get("controller") == Controller.ECS else Controller.CODEDEPLOY
-    report = build_report(outcome, suite, controller)
+    report = build_report(outcome, suite, controller, deployment)
     if status is ExecutionStatus.RUNNING:
         report["reason"] = "the validation is still running"
     if outcome.summary is None:  # no summary says how the stages stand: the last tally does

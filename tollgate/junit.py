@@ -14,7 +14,7 @@ from typing import TypeGuard
 
 from junitparser import Failure, JUnitXml, Skipped, TestCase, TestSuite
 
-from tollgate.report import EcsStepsRunReport, ProbeRow, RunReport, StageReport
+from tollgate.report import EcsStepsRunReport, ProbeRow, RunReport, StageReport, suite_source_line
 from tollgate_core.contracts import CheckKind, Stage, StageStatus
 from tollgate_core.suite import Suite
 
@@ -62,6 +62,8 @@ def _testsuite(report: RunReport, stage_report: StageReport, stage: Stage, valid
     testsuite.add_property("reportedStatus", str(report["reportedStatus"]))
     testsuite.add_property("executionArn", report["executionArn"] or "")
     testsuite.add_property("dryRun", str(report.get("dryRun", False)).lower())
+    for name, value in _resolution_properties(report).items():
+        testsuite.add_property(name, value)
     rows = _rows_by_plan(stage_report["probes"])
     planned = [
         _Planned(validation, round_, check["name"])
@@ -74,6 +76,18 @@ def _testsuite(report: RunReport, stage_report: StageReport, stage: Stage, valid
     cases += [_testcase(plan, row, stage_report, validations, dry_run) for plan, row in rows.items()]  # unplanned
     testsuite.add_testcases(cases)
     return testsuite
+
+
+def _resolution_properties(report: RunReport) -> dict[str, str]:
+    """Which suite judged, and which deployment: only what the report holds (older executions recorded none)."""
+    properties = {"suiteSource": suite_source_line(report["suiteSource"])} if "suiteSource" in report else {}
+    if "application" in report:
+        properties["application"] = report["application"]
+    if "deploymentGroup" in report:
+        properties["deploymentGroup"] = report["deploymentGroup"]
+    if "lambdaTarget" in report:
+        properties["targetVersion"] = report["lambdaTarget"]["targetVersion"]
+    return properties
 
 
 def _rows_by_plan(rows: list[ProbeRow]) -> dict[_Planned, ProbeRow]:

@@ -11,13 +11,15 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from tollgate.engine.codedeploy import ComputePlatform, HookExecution, LambdaAppSpec
 from tollgate.engine.engine import LocalEngine
-from tollgate.engine.template import FunctionSpec
+from tollgate.engine.template import AliasDeployment, FunctionSpec
 from tollgate.history import AttemptFinished, HistoryFollower, ProgressEvent, RoundFinished, progress_events
 from tollgate_core.budget import DEFAULT_HOOK_BUDGET_SECONDS
 from tollgate_core.contracts import ExecutionOutput, ExecutionStatus, HookStatus, ProbeResult
 from tollgate_core.execution_name import execution_name
 from tollgate_core.ports import ExecutionFailure
+from tollgate_core.suite_catalog import DEFAULT_SUITE_PREFIX, CatalogEntry, codedeploy_entry
 
 DEFAULT_LIFECYCLE_EVENT = "AfterAllowTestTraffic"
 POLL_SECONDS = 0.1
@@ -25,10 +27,30 @@ POLL_SECONDS = 0.1
 _HISTORY_POLL_SECONDS_PER_EVENT = 0.002
 # After CodeDeploy has a status, how long to wait for the execution to finish writing its output.
 _SETTLE_SECONDS = 10.0
+# The engine's suite catalog: a versioned bucket in its own S3, as a platform team's would be.
+LOCAL_SUITE_BUCKET = "tollgate-local-suites"
+LOCAL_APPLICATION = LOCAL_DEPLOYMENT_GROUP = "tollgate-local"
 
 
 class UnknownLifecycleEvent(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class LocalDeployment:
+    """The CodeDeploy deployment a local run validates: whose it is, what its load balancer routes, what it ships."""
+
+    application: str | None = None  # with deployment_group: the suite is published to the engine's suite catalog
+    deployment_group: str | None = None
+    test_listener: str | None = None  # URLs the local load balancer's test and production listeners answer on
+    production_listener: str | None = None
+    function: AliasDeployment | None = None  # a Lambda deployment of this function (from an --app-template)
+
+    def catalog_entry(self, lifecycle_event: str) -> CatalogEntry | None:
+        """Where the suite is published for this deployment group; None: the hook reads it as a bundled file."""
+        if not (self.application and self.deployment_group):
+            return None
+        return codedeploy_entry(DEFAULT_SUITE_PREFIX, self.application, self.deployment_group, lifecycle_event)
 
 
 @dataclass
@@ -54,6 +76,7 @@ def run_validation(
     lifecycle_event: str = DEFAULT_LIFECYCLE_EVENT,
     on_progress: Callable[[ProgressEvent], None] | None = None,
     timeout_seconds: float | None = None,
+    deployment: LocalDeployment = LocalDeployment(),
 ) -> RunOutcome:
     """Run one validation as CodeDeploy would; with `on_progress`, report progress while it runs.
 
@@ -61,10 +84,10 @@ def run_validation(
     """
     hook_function = hook_function_for(engine, lifecycle_event)
     engine.configure_function(
-        hook_function.name, {"SUITE_PATH": str(suite_path.resolve()), "TARGET_BASE_URL": target or ""}
+        hook_function.name, hook_configuration(engine, suite_path, target, deployment, lifecycle_event)
     )
     budget = float(hook_function.environment.get("HOOK_BUDGET_SECONDS") or DEFAULT_HOOK_BUDGET_SECONDS)
-    hook = engine.codedeploy.create_deployment(lifecycle_event)
+    hook = create_deployment(engine, lifecycle_event, deployment)
     started = time.monotonic()
     invocation = engine.invoke(
         hook_function.name,
@@ -82,6 +105,50 @@ def run_validation(
         outcome.seconds_to_status = round(hook.reported_at - started, 3)
     outcome.duration_seconds = round(time.monotonic() - started, 3)
     return outcome
+
+
+def hook_configuration(
+    engine: LocalEngine, suite_path: Path, target: str | None, deployment: LocalDeployment, lifecycle_event: str
+) -> dict[str, str]:
+    """The hook's variables for this run: the suite as a bundled file, or published to the engine's catalog (the
+    hook's own bundled suite then stays its fallback, as in a deployed stack)."""
+    variables = {"TARGET_BASE_URL": target or "", "SUITE_BUCKET": ""}
+    entry = deployment.catalog_entry(lifecycle_event)
+    if entry is None:
+        return {**variables, "SUITE_PATH": str(suite_path.resolve())}
+    publish_to_local_catalog(engine, suite_path, entry)
+    return {**variables, "SUITE_BUCKET": LOCAL_SUITE_BUCKET, "SUITE_PREFIX": DEFAULT_SUITE_PREFIX}
+
+
+def publish_to_local_catalog(engine: LocalEngine, suite_path: Path, entry: CatalogEntry) -> None:
+    """Publish the suite as `tollgate publish` would, to the engine's versioned suite bucket."""
+    from tollgate.publish import checked_suite_file, publish_suite
+
+    s3 = engine.client("s3")
+    try:
+        s3.create_bucket(Bucket=LOCAL_SUITE_BUCKET)
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise
+    s3.put_bucket_versioning(Bucket=LOCAL_SUITE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    publish_suite(s3, LOCAL_SUITE_BUCKET, entry, checked_suite_file(suite_path, DEFAULT_HOOK_BUDGET_SECONDS))
+
+
+def create_deployment(engine: LocalEngine, lifecycle_event: str, deployment: LocalDeployment) -> HookExecution:
+    """A deployment in the local CodeDeploy, with a load balancer when listeners are given, or a Lambda AppSpec."""
+    listeners = None
+    if deployment.test_listener or deployment.production_listener:
+        listeners = engine.load_balancers.add(deployment.test_listener, deployment.production_listener)
+    function = deployment.function
+    return engine.codedeploy.create_deployment(
+        lifecycle_event,
+        application=deployment.application or (function.application if function else LOCAL_APPLICATION),
+        deployment_group=deployment.deployment_group
+        or (function.deployment_group if function else LOCAL_DEPLOYMENT_GROUP),
+        compute_platform=ComputePlatform.LAMBDA if function else ComputePlatform.ECS,
+        listeners=listeners,
+        revision=LambdaAppSpec(function.function, function.alias).revision() if function else None,
+    )
 
 
 def hook_function_for(engine: LocalEngine, lifecycle_event: str) -> FunctionSpec:

@@ -1,8 +1,10 @@
-"""The run report: what the controller (CodeDeploy or ECS) recorded and what every probe saw (--report-json)."""
+"""The run report (--report-json): what CodeDeploy or ECS recorded, what every probe saw, which suite judged."""
 
 from __future__ import annotations
 
-from typing import NotRequired, TypedDict
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, NotRequired, TypedDict, cast
 
 from tollgate.ecs_run import EcsRunOutcome
 from tollgate.engine.ecs import HookRun, Strategy
@@ -10,10 +12,16 @@ from tollgate.local_run import RunOutcome
 from tollgate_core.contracts import (
     CheckKind,
     Controller,
+    Deployment,
+    EcsDeployment,
     EcsHookStatus,
     HookStatus,
+    LambdaTarget,
     ProbeResult,
     StageStatus,
+    SuiteSource,
+    SuiteSourceKind,
+    TargetListener,
     TargetSummary,
 )
 from tollgate_core.reporting import ended_execution_reason
@@ -40,7 +48,27 @@ class StageReport(TypedDict):
     probes: list[ProbeRow]
 
 
-class RunReport(TypedDict):
+class DeploymentResolution(TypedDict, total=False):
+    """Which suite judged the deployment, and what the hook resolved from the deployment, as it recorded them.
+
+    Copied from the execution's deployment document. Reports of executions started before the hooks recorded them
+    have none of these; an ECS deployment has only `suiteSource`; the others are there when the hook needed them
+    (a catalog suite, a `target.fromDeployment`, an invoke route without a `function`).
+    """
+
+    suiteSource: SuiteSource  # S3 (with its versionId or ETag), a file, or the ECS hook's hookDetails.suite
+    application: str  # the CodeDeploy application
+    deploymentGroup: str
+    targetListener: TargetListener  # the listener `target.fromDeployment` resolved to, and the URL probed
+    lambdaTarget: LambdaTarget  # a Lambda deployment's function version, as its AppSpec says
+
+
+_RESOLUTION_FIELDS = ("suiteSource", "application", "deploymentGroup", "targetListener", "lambdaTarget")
+
+
+class RunReport(DeploymentResolution):
+    """A validation's report: the verdict, what the controller recorded, and every check's result per stage."""
+
     controller: Controller
     dryRun: NotRequired[bool]  # the suite's dryRun: reportedStatus is Succeeded whatever status says
     status: HookStatus  # the workflow's own verdict; for a dry run, the verdict it would have reported
@@ -72,7 +100,13 @@ class EcsStepsRunReport(EcsRunReport):
     steps: list[StepReport]
 
 
-def build_report(outcome: RunOutcome, suite: Suite, controller: Controller = Controller.CODEDEPLOY) -> RunReport:
+def build_report(
+    outcome: RunOutcome,
+    suite: Suite,
+    controller: Controller = Controller.CODEDEPLOY,
+    deployment: Deployment | EcsDeployment | None = None,
+) -> RunReport:
+    """The report of one validation; `deployment` as the execution's input has it, else as the outcome tells it."""
     summary = outcome.summary
     stage_status = {stage["name"]: stage["status"] for stage in summary["stages"]} if summary else {}
     kinds = {(stage["name"], check["name"]): check["kind"] for stage in suite.stages for check in stage["checks"]}
@@ -90,6 +124,7 @@ def build_report(outcome: RunOutcome, suite: Suite, controller: Controller = Con
         "durationSeconds": outcome.duration_seconds,
         "reason": _reason(outcome),
         "target": {"baseUrl": suite.target["baseUrl"], "verifyTls": suite.target["verifyTls"]},
+        **deployment_resolution(deployment or _deployment_of(outcome)),
         "stages": [
             {
                 "name": stage["name"],
@@ -116,6 +151,85 @@ def build_ecs_report(outcome: EcsRunOutcome, suite: Suite) -> EcsRunReport | Ecs
     if deployment.strategy is Strategy.BLUE_GREEN:
         return report
     return {**report, "steps": [_step_report(run) for run in outcome.steps]}
+
+
+def deployment_resolution(deployment: Mapping[str, Any] | None) -> DeploymentResolution:
+    """The suite's source and what the hook resolved, from a deployment document: none of it from an older one."""
+    if deployment is None:
+        return {}
+    return cast(DeploymentResolution, {key: deployment[key] for key in _RESOLUTION_FIELDS if key in deployment})
+
+
+def _deployment_of(outcome: RunOutcome) -> Mapping[str, Any] | None:
+    """The validated deployment: the reporter's summary carries it, else the input the execution started with."""
+    summary = cast(Mapping[str, Any], outcome.summary or {})
+    deployment = summary.get("deployment")
+    if isinstance(deployment, dict):
+        return deployment
+    started = started_deployments(outcome.history)
+    return started[0] if started else None
+
+
+def started_deployments(history: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The deployment each execution of the history validated, as its input carries it."""
+    deployments = []
+    for event in history:
+        if event["type"] == "ExecutionStarted":
+            text = event.get("executionStartedEventDetails", {}).get("input") or "{}"
+            try:
+                deployment = json.loads(text).get("deployment")
+            except ValueError:  # input Step Functions truncated
+                continue
+            if isinstance(deployment, dict):
+                deployments.append(deployment)
+    return deployments
+
+
+def suite_source_line(source: SuiteSource) -> str:
+    """Where the suite came from, as one line a person reads.
+
+    `s3://bucket/key (version 3Lg1...)` or `(ETag 9b2c...)`, `file suites/x.yaml`, `hookDetails.suite (inline)`.
+    """
+    location = source["location"]
+    if source["kind"] == SuiteSourceKind.FILE:
+        return f"file {location}"
+    if source["kind"] == SuiteSourceKind.INLINE:
+        return f"{location} (inline)"
+    exactly = [f"version {source['versionId']}"] if source.get("versionId") else []
+    exactly += [f"ETag {source['etag']}"] if source.get("etag") else []
+    return f"{location} ({', '.join(exactly)})" if exactly else location
+
+
+def resolution_lines(report: DeploymentResolution) -> list[tuple[str, str]]:
+    """What the report knows of the suite's source and the deployment, as (label, line): only what it holds."""
+    lines = [("suite", suite_source_line(report["suiteSource"]))] if "suiteSource" in report else []
+    group = _deployment_group_line(report)
+    if group:
+        lines.append(group)
+    if "targetListener" in report:
+        lines.append(("target", _target_listener_line(report["targetListener"])))
+    if "lambdaTarget" in report:
+        lines.append(("function", _lambda_target_line(report["lambdaTarget"])))
+    return lines
+
+
+def _target_listener_line(listener: TargetListener) -> str:
+    """The URL probed and the listener it was resolved from: `http://... (testListener arn:...)`."""
+    return f"{listener['url']} ({listener['role']} {listener['listenerArn']})"
+
+
+def _lambda_target_line(target: LambdaTarget) -> str:
+    """The function version deployed: `orders:7 (alias live, from 6)`."""
+    return f"{target['function']}:{target['targetVersion']} (alias {target['alias']}, from {target['currentVersion']})"
+
+
+def _deployment_group_line(report: DeploymentResolution) -> tuple[str, str] | None:
+    application, group = report.get("application"), report.get("deploymentGroup")
+    if application and group:
+        return "deployment group", f"{application}/{group}"
+    if application:
+        return "application", application
+    return ("deployment group", group) if group else None
 
 
 def _step_report(run: HookRun) -> StepReport:

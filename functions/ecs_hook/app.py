@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tollgate_core.aws import StepFunctionsDescriber, StepFunctionsStarter
+from tollgate_core.aws_deployment import S3SuiteStore
 from tollgate_core.console_link import execution_console_url
 from tollgate_core.contracts import EcsHookAnswer
 from tollgate_core.ecs_hook import answer_hook
@@ -18,15 +19,15 @@ SETTINGS = EcsHookSettings.from_env()
 
 
 @cache
-def _adapters() -> tuple[StepFunctionsStarter, StepFunctionsDescriber]:
-    return StepFunctionsStarter(SETTINGS.state_machine_arn), StepFunctionsDescriber()
+def _adapters() -> tuple[StepFunctionsStarter, StepFunctionsDescriber, S3SuiteStore]:
+    return StepFunctionsStarter(SETTINGS.state_machine_arn), StepFunctionsDescriber(), S3SuiteStore()
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: Any, context: LambdaContext) -> EcsHookAnswer:
-    starter, reader = _adapters()
-    answer = answer_hook(event, SETTINGS, starter, reader)
+    starter, reader, suites = _adapters()
+    answer = answer_hook(event, SETTINGS, starter, reader, suites)
     arn = answer["hookDetails"].get("executionArn")
     logger.info(
         "answer to ECS",

@@ -9,19 +9,22 @@ from aws_lambda_powertools.utilities.data_classes import CodeDeployLifecycleHook
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tollgate_core.aws import CodeDeployStatusReporter, StepFunctionsStarter
+from tollgate_core.aws_deployment import CodeDeployDeploymentReader, ElbListenerReader, S3SuiteStore
 from tollgate_core.console_link import execution_console_url
 from tollgate_core.observability import logger, metrics
 from tollgate_core.ports import HookIds
 from tollgate_core.settings import HookSettings
 from tollgate_core.validation_metrics import record_started
-from tollgate_core.validation_start import StartedValidation, start_validation
+from tollgate_core.validation_start import DeploymentSources, StartedValidation, start_validation
 
 SETTINGS = HookSettings.from_env()
 
 
 @cache
-def _adapters() -> tuple[StepFunctionsStarter, CodeDeployStatusReporter]:
-    return StepFunctionsStarter(SETTINGS.state_machine_arn), CodeDeployStatusReporter()
+def _adapters() -> tuple[StepFunctionsStarter, CodeDeployStatusReporter, DeploymentSources]:
+    # The sources make their clients at first use: a hook with a bundled suite aimed at a URL reads none of them.
+    sources = DeploymentSources(S3SuiteStore(), CodeDeployDeploymentReader(), ElbListenerReader())
+    return StepFunctionsStarter(SETTINGS.state_machine_arn), CodeDeployStatusReporter(), sources
 
 
 @logger.inject_lambda_context
@@ -33,8 +36,8 @@ def handler(event: CodeDeployLifecycleHookEvent, context: LambdaContext) -> dict
         # Without both ids no status can ever reach CodeDeploy; a retry would not change that.
         logger.error("malformed CodeDeploy hook event: no status can be reported", extra={"event": event.raw_event})
         return {"started": False, "reason": "event lacks DeploymentId or LifecycleEventHookExecutionId"}
-    starter, reporter = _adapters()
-    started = start_validation(hook, SETTINGS, starter, reporter)
+    starter, reporter, sources = _adapters()
+    started = start_validation(hook, SETTINGS, starter, reporter, sources)
     if not started.already_started:
         record_started(SETTINGS.lifecycle_event, started.execution_arn)
     _log_console_link(started)

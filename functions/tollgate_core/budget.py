@@ -6,6 +6,7 @@ import math
 
 from tollgate_core.backoff import delay_bound_seconds
 from tollgate_core.contracts import Check, CheckKind, Route, Stage, SuiteDocument
+from tollgate_core.function_invocation import INVOKE_CONNECT_TIMEOUT_SECONDS, invoke_timeout_seconds
 
 # CodeDeploy fails a hook that has not reported within an hour; keep a margin for reporting.
 DEFAULT_HOOK_BUDGET_SECONDS = 55 * 60
@@ -17,7 +18,14 @@ def probe_worst_case_seconds(route: Route, timeout_seconds: float) -> float:
     """Every attempt times out and every retry waits its full backoff."""
     attempts = route["retry"]["maxAttempts"]
     waits = sum(delay_bound_seconds(route["retry"], n) for n in range(1, attempts))
-    return float(attempts * timeout_seconds + waits)
+    return float(attempts * attempt_worst_case_seconds(route, timeout_seconds) + waits)
+
+
+def attempt_worst_case_seconds(route: Route, http_timeout_seconds: float) -> float:
+    """An HTTP attempt ends at the target's timeout; an invocation may connect, then wait its own timeout."""
+    if "invoke" in route:
+        return invoke_timeout_seconds(route["invoke"]) + INVOKE_CONNECT_TIMEOUT_SECONDS
+    return http_timeout_seconds
 
 
 def check_worst_case_seconds(check: Check, timeout_seconds: float) -> float:

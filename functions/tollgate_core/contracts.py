@@ -149,6 +149,7 @@ class FunctionInvocation(TypedDict):
 
     function: NotRequired[str]  # name or ARN; the hook fills in the deployment's target version when absent
     payload: JsonValue
+    timeoutSeconds: float  # how long an attempt waits for the answer; at most 60
 
 
 class Route(TypedDict):

@@ -26,10 +26,28 @@ from tollgate_core.contracts import (
 )
 from tollgate_core.execution_name import execution_name
 from tollgate_core.observability import logger
-from tollgate_core.ports import ExecutionReader, ValidationAlreadyStarted, WorkflowStarter
+from tollgate_core.ports import (
+    ExecutionReader,
+    Listener,
+    SetupFailed,
+    SuiteStore,
+    ValidationAlreadyStarted,
+    WorkflowStarter,
+)
 from tollgate_core.reporting import ended_execution_reason
 from tollgate_core.settings import EcsHookSettings
-from tollgate_core.suite import Suite, SuiteError, load_suite, parse_suite
+from tollgate_core.suite import Suite, SuiteError, parse_suite
+from tollgate_core.suite_catalog import CatalogEntry, cluster_and_service, ecs_entry
+from tollgate_core.suite_resolution import (
+    S3_SCHEME,
+    ResolvedSuite,
+    catalog_location,
+    catalog_suite,
+    file_suite,
+    inline_suite,
+    s3_suite,
+)
+from tollgate_core.suite_targets import aim_suite, function_arn_prefix
 from tollgate_core.validation_metrics import record_started
 from tollgate_core.validation_start import execution_input
 
@@ -84,7 +102,11 @@ class EcsHookEvent:
 
 
 def answer_hook(
-    event: Any, settings: EcsHookSettings, starter: WorkflowStarter, reader: ExecutionReader
+    event: Any,
+    settings: EcsHookSettings,
+    starter: WorkflowStarter,
+    reader: ExecutionReader,
+    suites: SuiteStore | None = None,
 ) -> EcsHookAnswer:
     """The answer ECS reads; never an exception."""
     try:
@@ -92,23 +114,36 @@ def answer_hook(
     except MalformedEcsEvent as malformed:
         return failed(f"malformed ECS hook event: {malformed}")
     try:
-        return _answer(invocation, settings, starter, reader)
+        return _answer(invocation, settings, starter, reader, suites or NoSuiteStore())
     except SuiteError as invalid:
         return failed(f"invalid suite: {'; '.join(invalid.problems)}")
+    except SetupFailed as problem:
+        return failed(str(problem))
     except Exception as error:  # noqa: BLE001 - our own bug must still be an answer that says why
         logger.exception("the ECS hook failed", extra={"stage": invocation.lifecycle_stage})
         return failed(f"the hook failed: {type(error).__name__}: {error}")
 
 
+class NoSuiteStore:
+    """For a hook given no S3 client: any suite it would read from S3 is a failure that says so."""
+
+    def read(self, bucket: str, key: str) -> None:
+        raise SetupFailed(f"cannot read s3://{bucket}/{key}: this hook reads no suite from S3")
+
+
 def _answer(
-    invocation: EcsHookEvent, settings: EcsHookSettings, starter: WorkflowStarter, reader: ExecutionReader
+    invocation: EcsHookEvent,
+    settings: EcsHookSettings,
+    starter: WorkflowStarter,
+    reader: ExecutionReader,
+    suites: SuiteStore,
 ) -> EcsHookAnswer:
     if is_rollback(invocation):
         return succeeded(f"rollback at {invocation.lifecycle_stage}: Tollgate never blocks a rollback")
     execution_arn = invocation.hook_details.get("executionArn")
     if isinstance(execution_arn, str) and execution_arn:
         return _poll(execution_arn, invocation, reader)
-    return _start(invocation, settings, starter)
+    return _start(invocation, settings, starter, suites)
 
 
 def is_rollback(invocation: EcsHookEvent) -> bool:
@@ -120,13 +155,18 @@ def is_rollback(invocation: EcsHookEvent) -> bool:
     return weight == 0
 
 
-def _start(invocation: EcsHookEvent, settings: EcsHookSettings, starter: WorkflowStarter) -> EcsHookAnswer:
-    suite = suite_for(invocation, settings)
-    if suite is None:
-        return succeeded(f"nothing to validate at {invocation.lifecycle_stage}")
+def _start(
+    invocation: EcsHookEvent, settings: EcsHookSettings, starter: WorkflowStarter, suites: SuiteStore
+) -> EcsHookAnswer:
+    resolved = resolve_suite(invocation, settings, suites)
+    if isinstance(resolved, str):
+        return succeeded(resolved)
+    suite = resolved.suite
     name = validation_name(invocation)
+    deployment = deployment_of(invocation)
+    deployment["suiteSource"] = resolved.source
     try:
-        execution_arn = starter.start(name, execution_input(deployment_of(invocation), suite))
+        execution_arn = starter.start(name, execution_input(deployment, suite))
     except ValidationAlreadyStarted:  # a concurrent or repeated first invocation: that validation is this one
         execution_arn = settings.state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + name
     else:
@@ -184,24 +224,70 @@ def dry_run_answer(verdict: HookStatus, reason: str | None, details: dict[str, A
     return succeeded(_one_line(would_have), {**details, "dryRun": True, "wouldHaveFailed": True})
 
 
-def suite_for(invocation: EcsHookEvent, settings: EcsHookSettings) -> Suite | None:
-    """The suite the hook's configuration names or carries, else the stage's bundled one; None: nothing to do."""
-    configured = invocation.hook_details.get("suite")
-    if isinstance(configured, dict):
-        suite = parse_suite(configured, settings.budget_seconds, "hookDetails.suite")
-    elif isinstance(configured, str):
-        suite = load_suite(_bundled(settings.suites_dir, configured), settings.budget_seconds)
-    elif configured is None:
+def resolve_suite(invocation: EcsHookEvent, settings: EcsHookSettings, suites: SuiteStore) -> ResolvedSuite | str:
+    """The suite hookDetails names or carries, else the service's in the catalog, else the stage's bundled one,
+    aimed at its target; with none of them, why there is nothing to validate."""
+    found = _configured_suite(invocation, settings, suites) or _catalog_suite(invocation, settings, suites)
+    if found is None:
         name = DEFAULT_SUITES.get(invocation.lifecycle_stage)
         if name is None:
-            return None
-        suite = load_suite(_bundled(settings.suites_dir, name), settings.budget_seconds)
-    else:
-        raise SuiteError(["hookDetails.suite: must be a bundled suite's name or a suite object"])
+            return f"nothing to validate at {invocation.lifecycle_stage}{_catalog_miss(invocation, settings)}"
+        found = file_suite(_bundled(settings.suites_dir, name), settings.budget_seconds)
     base_url = invocation.hook_details.get("targetBaseUrl", settings.target_base_url)
     if base_url is not None and not isinstance(base_url, str):
         raise SuiteError(["hookDetails.targetBaseUrl: must be a URL"])
-    return suite.with_base_url(base_url)
+    aimed = aim_suite(found.suite, base_url, None, _NO_LISTENERS, function_arn_prefix(settings.state_machine_arn))
+    return ResolvedSuite(aimed.suite, found.source)
+
+
+def suite_for(invocation: EcsHookEvent, settings: EcsHookSettings, suites: SuiteStore | None = None) -> Suite | None:
+    """The suite that judges this invocation, aimed at its target; None: nothing to validate."""
+    resolved = resolve_suite(invocation, settings, suites or NoSuiteStore())
+    return None if isinstance(resolved, str) else resolved.suite
+
+
+def _configured_suite(invocation: EcsHookEvent, settings: EcsHookSettings, suites: SuiteStore) -> ResolvedSuite | None:
+    configured = invocation.hook_details.get("suite")
+    if isinstance(configured, dict):
+        return inline_suite(parse_suite(configured, settings.budget_seconds, "hookDetails.suite"), "hookDetails.suite")
+    if isinstance(configured, str) and configured.startswith(S3_SCHEME):
+        return s3_suite(suites, configured, settings.budget_seconds, "hookDetails.suite")
+    if isinstance(configured, str):
+        return file_suite(_bundled(settings.suites_dir, configured), settings.budget_seconds)
+    if configured is not None:
+        raise SuiteError(["hookDetails.suite: must be a bundled suite's name, an s3:// URI or a suite object"])
+    return None
+
+
+def _catalog_suite(invocation: EcsHookEvent, settings: EcsHookSettings, suites: SuiteStore) -> ResolvedSuite | None:
+    entry = _catalog_entry(invocation, settings)
+    if entry is None or settings.catalog is None:
+        return None
+    return catalog_suite(suites, settings.catalog.bucket, entry, settings.budget_seconds)
+
+
+def _catalog_entry(invocation: EcsHookEvent, settings: EcsHookSettings) -> CatalogEntry | None:
+    service = cluster_and_service(invocation.service_arn)
+    if settings.catalog is None or service is None:
+        return None
+    return ecs_entry(settings.catalog.prefix, *service, invocation.lifecycle_stage)
+
+
+def _catalog_miss(invocation: EcsHookEvent, settings: EcsHookSettings) -> str:
+    entry = _catalog_entry(invocation, settings)
+    if entry is None or settings.catalog is None:
+        return ""
+    return f": no suite at {catalog_location(settings.catalog.bucket, entry)} and none bundled for the stage"
+
+
+class _NoListeners:
+    """ECS-native deployments name no CodeDeploy listeners: aim_suite refuses fromDeployment before asking."""
+
+    def read(self, listener_arn: str) -> Listener:
+        raise SetupFailed(f"cannot read listener {listener_arn}: an ECS hook reads no listeners")
+
+
+_NO_LISTENERS = _NoListeners()
 
 
 def _bundled(suites_dir: Path, name: str) -> Path:

@@ -1,4 +1,5 @@
-"""Checks of one HTTP response against a route's expectations; each failed check gives a reason."""
+"""Checks of one HTTP response, or one function's response payload, against a route's expectations; each failed
+check gives a reason."""
 
 from __future__ import annotations
 
@@ -21,22 +22,46 @@ class HttpResponse:
     latency_ms: float
     truncated: bool = False
 
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", errors="replace")
-
 
 def failed_expectations(expect: Expectations, response: HttpResponse) -> list[str]:
     """Reasons for every expectation the response does not meet; empty when it meets them all."""
+    content = _Content("body", response.body, response.truncated)
     reasons = [
         _status_reason(expect["status"], response.status_code),
-        _body_contains_reason(expect.get("bodyContains"), response),
-        _body_matches_reason(expect.get("bodyMatches"), response),
+        *_text_reasons(expect, content),
         _latency_reason(expect.get("maxLatencyMs"), response.latency_ms),
     ]
     reasons += _header_reasons(expect.get("headers", {}), response.headers)
-    reasons += _json_reasons(expect.get("json", {}), response)
+    reasons += _json_reasons(expect.get("json", {}), content)
     return [reason for reason in reasons if reason]
+
+
+def failed_payload_expectations(expect: Expectations, payload: bytes, latency_ms: float) -> list[str]:
+    """Reasons for every expectation a function's response payload does not meet: it is judged as a body is.
+
+    A payload has no status and no headers: an invoke route's `expect` judges its text, its JSON and the latency.
+    """
+    content = _Content("payload", payload)
+    reasons = [*_text_reasons(expect, content), _latency_reason(expect.get("maxLatencyMs"), latency_ms)]
+    reasons += _json_reasons(expect.get("json", {}), content)
+    return [reason for reason in reasons if reason]
+
+
+@dataclass(frozen=True)
+class _Content:
+    """What the text and JSON expectations read, and the word their reasons call it by."""
+
+    name: str  # "body" or "payload"
+    data: bytes
+    truncated: bool = False
+
+    @property
+    def text(self) -> str:
+        return self.data.decode("utf-8", errors="replace")
+
+    @property
+    def truncation_note(self) -> str:
+        return f" ({self.name} truncated at the read cap)" if self.truncated else ""
 
 
 def status_matches(patterns: list[StatusPattern], status_code: int) -> bool:
@@ -55,16 +80,23 @@ def _status_reason(patterns: list[StatusPattern], status_code: int) -> str | Non
     return f"status {status_code}, expected {expected}"
 
 
-def _body_contains_reason(needle: str | None, response: HttpResponse) -> str | None:
-    if needle is None or needle in response.text:
-        return None
-    return f"body does not contain {_short(needle)}{_truncation_note(response)}"
+def _text_reasons(expect: Expectations, content: _Content) -> list[str | None]:
+    return [
+        _contains_reason(expect.get("bodyContains"), content),
+        _matches_reason(expect.get("bodyMatches"), content),
+    ]
 
 
-def _body_matches_reason(pattern: str | None, response: HttpResponse) -> str | None:
-    if pattern is None or re.search(pattern, response.text):
+def _contains_reason(needle: str | None, content: _Content) -> str | None:
+    if needle is None or needle in content.text:
         return None
-    return f"body does not match /{_short(pattern, quote=False)}/{_truncation_note(response)}"
+    return f"{content.name} does not contain {short_value(needle)}{content.truncation_note}"
+
+
+def _matches_reason(pattern: str | None, content: _Content) -> str | None:
+    if pattern is None or re.search(pattern, content.text):
+        return None
+    return f"{content.name} does not match /{short_value(pattern, quote=False)}/{content.truncation_note}"
 
 
 def _latency_reason(max_latency_ms: float | None, latency_ms: float) -> str | None:
@@ -80,17 +112,17 @@ def _header_reasons(expected: dict[str, str], headers: Mapping[str, str]) -> lis
         if value is None:
             reasons.append(f"header {name} missing")
         elif substring not in value:
-            reasons.append(f"header {name} is {_short(value)}, expected to contain {_short(substring)}")
+            reasons.append(f"header {name} is {short_value(value)}, expected to contain {short_value(substring)}")
     return reasons
 
 
-def _json_reasons(expected: dict[str, Any], response: HttpResponse) -> list[str]:
+def _json_reasons(expected: dict[str, Any], content: _Content) -> list[str]:
     if not expected:
         return []
     try:
-        document = json.loads(response.body)
+        document = json.loads(content.data)
     except ValueError:
-        return [f"body is not JSON{_truncation_note(response)}"]
+        return [f"{content.name} is not JSON{content.truncation_note}"]
     from jsonpath_ng.ext import parse as parse_jsonpath  # type: ignore[attr-defined] # only routes with JSON checks pay its import
 
     reasons = []
@@ -100,15 +132,12 @@ def _json_reasons(expected: dict[str, Any], response: HttpResponse) -> list[str]
             reasons.append(f"{expression} not found")
         elif value not in found:
             actual = found[0] if len(found) == 1 else found
-            reasons.append(f"{expression} is {_short(actual)}, expected {_short(value)}")
+            reasons.append(f"{expression} is {short_value(actual)}, expected {short_value(value)}")
     return reasons
 
 
-def _truncation_note(response: HttpResponse) -> str:
-    return " (body truncated at the read cap)" if response.truncated else ""
-
-
-def _short(value: Any, quote: bool = True) -> str:
+def short_value(value: Any, quote: bool = True) -> str:
+    """A value as JSON (or as it is, unquoted), cut to fit a reason."""
     text = json.dumps(value) if quote else str(value)
     return text if len(text) <= 60 else text[:57] + "..."
 

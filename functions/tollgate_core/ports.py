@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from tollgate_core.codedeploy_deployment import CodeDeployDeployment
 from tollgate_core.contracts import ExecutionInput, ExecutionOutput, ExecutionStatus, HookStatus, StatusDelivery
 
 
@@ -65,4 +66,45 @@ class ExecutionReader(Protocol):
 class ExecutionDescriber(Protocol):
     def failure(self, execution_arn: str) -> ExecutionFailure | None:
         """The error and cause an ended execution recorded, or None when it recorded neither."""
+        ...
+
+
+class SetupFailed(Exception):
+    """Something the hook needs to prepare a validation could not be read; the message says what and why."""
+
+
+@dataclass(frozen=True)
+class StoredSuite:
+    """A suite object as S3 holds it: the bytes the user published, and which version of them."""
+
+    content: bytes
+    version_id: str | None  # None in a bucket without versioning
+    etag: str | None
+
+
+class SuiteStore(Protocol):
+    def read(self, bucket: str, key: str) -> StoredSuite | None:
+        """The object, or None when the key does not exist; SetupFailed when it cannot tell (denied, unreachable)."""
+        ...
+
+
+class DeploymentReader(Protocol):
+    def read(self, deployment_id: str) -> CodeDeployDeployment:
+        """The deployment as GetDeployment describes it; SetupFailed when it cannot be read."""
+        ...
+
+
+@dataclass(frozen=True)
+class Listener:
+    """A load balancer listener, as far as a probe needs it: how to reach it."""
+
+    arn: str
+    protocol: str  # HTTP, HTTPS, TCP, ...
+    port: int
+    dns_name: str  # its load balancer's
+
+
+class ListenerReader(Protocol):
+    def read(self, listener_arn: str) -> Listener:
+        """The listener and its load balancer's DNS name; SetupFailed when either cannot be read."""
         ...

@@ -1,4 +1,4 @@
-"""One probe attempt: request, check, and decide whether the workflow should try again."""
+"""One probe attempt: request or invoke, check, and decide whether the workflow should try again."""
 
 from __future__ import annotations
 
@@ -10,6 +10,13 @@ from tollgate_core.backoff import jittered_delay_seconds
 from tollgate_core.contracts import ProbeResult, Route, Target
 from tollgate_core.event_fields import MalformedEvent, check_fields, field_of, object_of, typed_field
 from tollgate_core.expectations import failed_expectations, join_reasons
+from tollgate_core.function_invocation import (
+    FunctionInvoker,
+    InvocationFailed,
+    failed_invocation_expectations,
+    invocation_payload,
+    invoke_timeout_seconds,
+)
 from tollgate_core.http_attempt import RequestFailed, build_request, send
 from tollgate_core.secrets import SecretResolver, SecretUnavailable
 from tollgate_core.settings import DEFAULT_BODY_CAP_BYTES
@@ -40,15 +47,27 @@ class ProbeRequest:
         )
 
 
+@dataclass(frozen=True)
+class AttemptOutcome:
+    """What one attempt measured, and why it failed; no status code or latency when nothing answered."""
+
+    status_code: int | None
+    latency_ms: float | None
+    reasons: list[str]
+
+
 def probe_event(
-    event: Any, body_cap_bytes: int = DEFAULT_BODY_CAP_BYTES, secrets: SecretResolver | None = None
+    event: Any,
+    body_cap_bytes: int = DEFAULT_BODY_CAP_BYTES,
+    secrets: SecretResolver | None = None,
+    functions: FunctionInvoker | None = None,
 ) -> ProbeResult:
     """The probe function's answer to any event: an attempt's result, or a failed final one naming the bad field."""
     try:
         request = ProbeRequest.from_event(event)
     except MalformedEvent as malformed:
         return malformed_event_result(event, str(malformed))
-    return probe_attempt(request, body_cap_bytes, secrets=secrets)
+    return probe_attempt(request, body_cap_bytes, secrets=secrets, functions=functions)
 
 
 def probe_attempt(
@@ -56,19 +75,17 @@ def probe_attempt(
     body_cap_bytes: int = DEFAULT_BODY_CAP_BYTES,
     rng: random.Random | None = None,
     secrets: SecretResolver | None = None,
+    functions: FunctionInvoker | None = None,
 ) -> ProbeResult:
     """Run one attempt and return the compact result the workflow carries.
 
     `final` tells the workflow to stop retrying: the attempt passed or it was the route's last.
     """
-    status_code: int | None = None
-    latency_ms: float | None = None
-    try:
-        response = send(build_request(request.route, request.target, secrets), body_cap_bytes)
-        status_code, latency_ms = response.status_code, response.latency_ms
-        reasons = failed_expectations(request.route["expect"], response)
-    except (RequestFailed, SecretUnavailable) as failure:
-        reasons = [str(failure)]
+    if "invoke" in request.route:
+        outcome = _invocation_outcome(request.route, functions)
+    else:
+        outcome = _http_outcome(request.route, request.target, body_cap_bytes, secrets)
+    reasons = outcome.reasons
     ok = not reasons
     retry = request.route["retry"]
     final = ok or request.attempt >= retry["maxAttempts"]
@@ -78,12 +95,38 @@ def probe_attempt(
         "round": request.round,
         "attempts": request.attempt,
         "ok": ok,
-        "statusCode": status_code,
-        "latencyMs": latency_ms,
+        "statusCode": outcome.status_code,
+        "latencyMs": outcome.latency_ms,
         "reason": join_reasons(reasons),
         "final": final,
         "retryInSeconds": 0 if final else jittered_delay_seconds(retry, request.attempt, rng),
     }
+
+
+def _http_outcome(
+    route: Route, target: Target, body_cap_bytes: int, secrets: SecretResolver | None = None
+) -> AttemptOutcome:
+    """Send the route's request to the target and judge the response."""
+    try:
+        response = send(build_request(route, target, secrets), body_cap_bytes)
+    except (RequestFailed, SecretUnavailable) as failure:
+        return AttemptOutcome(None, None, [str(failure)])
+    return AttemptOutcome(response.status_code, response.latency_ms, failed_expectations(route["expect"], response))
+
+
+def _invocation_outcome(route: Route, functions: FunctionInvoker | None) -> AttemptOutcome:
+    """Invoke the route's function and judge its answer; a function error fails whatever `expect` says."""
+    invocation = route["invoke"]
+    if functions is None:
+        return AttemptOutcome(None, None, [f"no function invoker for {invocation['function']}"])
+    try:
+        response = functions.invoke(
+            invocation["function"], invocation_payload(invocation), invoke_timeout_seconds(invocation)
+        )
+    except InvocationFailed as failure:
+        return AttemptOutcome(None, None, [str(failure)])
+    reasons = failed_invocation_expectations(route["expect"], response)
+    return AttemptOutcome(response.status_code, response.latency_ms, reasons)
 
 
 def malformed_event_result(event: Any, problem: str) -> ProbeResult:
@@ -107,12 +150,18 @@ def malformed_event_result(event: Any, problem: str) -> ProbeResult:
 # The fields the probe reads, by the type it needs; the suite's validation guarantees the rest.
 _ROUTE_FIELDS: dict[str, type | tuple[type, ...]] = {
     "name": str,
+    "retry": dict,
+    "expect": dict,
+}
+_HTTP_ROUTE_FIELDS: dict[str, type | tuple[type, ...]] = {
     "path": str,
     "method": str,
     "headers": dict,
     "followRedirects": bool,
-    "retry": dict,
-    "expect": dict,
+}
+_INVOKE_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "function": str,  # absent only if the hook did not fill it in: then no attempt can be made
+    "timeoutSeconds": (int, float),
 }
 _RETRY_FIELDS: dict[str, type | tuple[type, ...]] = {
     "maxAttempts": int,
@@ -130,12 +179,26 @@ _TARGET_FIELDS: dict[str, type | tuple[type, ...]] = {
 def _route(value: Any) -> Route:
     route = object_of(value, "route")
     check_fields(route, _ROUTE_FIELDS, "route.")
-    field_of(route, "body", "route.")  # any JSON value, null included
     check_fields(route["retry"], _RETRY_FIELDS, "route.retry.")
-    if not isinstance(route["expect"].get("status"), list):
-        raise MalformedEvent("route.expect.status: missing or not a list")
+    if "invoke" in route:
+        _check_invocation(route["invoke"])
+    else:
+        _check_http_fields(route)
     checked: Route = route  # type: ignore[assignment] # its fields were checked above
     return checked
+
+
+def _check_http_fields(route: dict[str, Any]) -> None:
+    check_fields(route, _HTTP_ROUTE_FIELDS, "route.")
+    field_of(route, "body", "route.")  # any JSON value, null included
+    if not isinstance(route["expect"].get("status"), list):
+        raise MalformedEvent("route.expect.status: missing or not a list")
+
+
+def _check_invocation(value: Any) -> None:
+    invocation = object_of(value, "route.invoke")
+    check_fields(invocation, _INVOKE_FIELDS, "route.invoke.")
+    field_of(invocation, "payload", "route.invoke.")  # any JSON value, null included
 
 
 def _target(value: Any) -> Target:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -13,7 +14,18 @@ from urllib.parse import urlsplit
 
 from tollgate_core.budget import DEFAULT_HOOK_BUDGET_SECONDS, worst_case_seconds
 from tollgate_core.checks import routes_of
-from tollgate_core.contracts import Check, CheckKind, Expectations, Route, Stage, SuiteDocument, Target
+from tollgate_core.contracts import (
+    Check,
+    CheckKind,
+    Expectations,
+    FunctionInvocation,
+    ListenerRole,
+    Route,
+    Stage,
+    SuiteDocument,
+    Target,
+)
+from tollgate_core.function_invocation import DEFAULT_INVOKE_TIMEOUT_SECONDS
 from tollgate_core.metric_checks import metric_check_problems, normalized_metric_check
 from tollgate_core.payload_size import payload_problems
 from tollgate_core.secrets import plain_secret_problems
@@ -30,6 +42,12 @@ DEFAULT_ROUTE: dict[str, Any] = {
     "allowRedirectHosts": [],
 }
 DEFAULT_MAX_CONCURRENCY = 10
+# What an invoke route cannot have: it sends no HTTP request, and its answer has neither a status nor headers.
+_HTTP_ROUTE_KEYS = ("method", "headers", "body", "followRedirects", "allowRedirectHosts")
+_HTTP_EXPECT_KEYS = ("status", "headers")
+# The longest function ARN Lambda accepts (64-character name, 128-character qualifier). The hook may fill one into
+# every invoke route that names no function, so the payload check counts it there.
+_LONGEST_FUNCTION_ARN = "arn:aws-us-gov:lambda:us-gov-west-1:123456789012:function:" + "f" * 64 + ":" + "q" * 128
 
 _PERCENTILE = "a percentile such as p99 or p99.9 (p0 to p100, up to two decimals)"
 _FRIENDLY_MESSAGES = {
@@ -40,6 +58,8 @@ _FRIENDLY_MESSAGES = {
     "loadBalancer": "must be app/<name>/<id>, the end of the load balancer's ARN",
     "targetGroup": "must be targetgroup/<name>/<id>, the end of the target group's ARN",
     "Id": "must start with a lowercase letter, followed by letters, digits or '_'",
+    "function": "must be a function name (1-64 letters, digits, '-' or '_') or a function ARN "
+    "(arn:aws:lambda:<region>:<account>:function:<name>), either optionally ending in :<version or alias>",
 }
 
 
@@ -84,13 +104,41 @@ class Suite:
         document: SuiteDocument = {**self.document, "target": {**self.target, "baseUrl": base_url.rstrip("/")}}
         return Suite(document)
 
+    @property
+    def needs_deployment_target(self) -> ListenerRole | None:
+        """The listener the hook must read from the deployment: `fromDeployment`, while HTTP routes have no URL yet."""
+        if self.target["baseUrl"] or not any(_sends_http(route) for route in _routes(self.document)):
+            return None
+        return self.target.get("fromDeployment")
+
+    @property
+    def needs_function_target(self) -> bool:
+        """Whether an invoke route names no function: the hook fills in the deployment's with with_function_target."""
+        return any("function" not in invocation for invocation in _invocations(self.document))
+
+    def with_function_target(self, function_arn: str) -> Suite:
+        """The same suite with every invoke route that names no function invoking `function_arn`."""
+        if not re.fullmatch(suite_schema()["$defs"]["functionName"]["pattern"], function_arn):
+            raise SuiteError([f"function target {function_arn!r}: {_FRIENDLY_MESSAGES['function']}"])
+        return Suite(_with_function_target(self.document, function_arn))
+
 
 def load_suite(path: str | Path, budget_seconds: float = DEFAULT_HOOK_BUDGET_SECONDS) -> Suite:
     """Read a YAML or JSON suite file and check it."""
+    source = str(path)
+    try:
+        content = Path(path).read_bytes()
+    except OSError as error:
+        raise SuiteError([f"cannot read the file: {error.strerror}"], source) from None
+    return suite_from_bytes(content, source, budget_seconds)
+
+
+def suite_from_bytes(content: bytes, source: str, budget_seconds: float = DEFAULT_HOOK_BUDGET_SECONDS) -> Suite:
+    """Check a suite file's content, YAML or JSON, wherever it was read; `source` (a path, s3://bucket/key) names
+    it in every problem."""
     import yaml  # here, not at import: the hook's cold start pays only for what it uses
 
-    source = str(path)
-    text = _read_text(Path(path), source)
+    text = _decoded(content, source)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
@@ -100,11 +148,7 @@ def load_suite(path: str | Path, budget_seconds: float = DEFAULT_HOOK_BUDGET_SEC
     return parse_suite(data, budget_seconds, source)
 
 
-def _read_text(path: Path, source: str) -> str:
-    try:
-        content = path.read_bytes()
-    except OSError as error:
-        raise SuiteError([f"cannot read the file: {error.strerror}"], source) from None
+def _decoded(content: bytes, source: str) -> str:
     if not content.strip():
         raise SuiteError(["the file is empty"], source)
     try:
@@ -116,7 +160,7 @@ def _read_text(path: Path, source: str) -> str:
 
 def parse_suite(data: Any, budget_seconds: float = DEFAULT_HOOK_BUDGET_SECONDS, source: str = "suite") -> Suite:
     """Check a suite document and return it normalized; raise SuiteError naming every problem."""
-    problems = _schema_problems(data) or _metric_problems(data)
+    problems = _schema_problems(data) or _route_problems(data) + _target_problems(data) + _metric_problems(data)
     if problems:
         raise SuiteError(problems, source)
     document = _normalize(data)
@@ -169,6 +213,47 @@ def _describe(error: Any) -> str:
     return str(error.message)
 
 
+def _route_problems(data: dict[str, Any]) -> list[str]:
+    return [problem for field, route in _user_routes(data) for problem in _route_kind_problems(route, field)]
+
+
+def _user_routes(data: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each route of a schema-checked document, with the field that names it."""
+    for s, stage in enumerate(data["stages"]):
+        for r, route in enumerate(stage.get("routes", [])):
+            yield f"stages[{s}].routes[{r}]", route
+
+
+def _route_kind_problems(route: dict[str, Any], field: str) -> list[str]:
+    kinds = [kind for kind in ("path", "invoke") if kind in route]
+    if len(kinds) != 1:
+        found = ", ".join(kinds) or "none"
+        return [f"{field}: give exactly one of path (an HTTP request) or invoke (a Lambda function) (found: {found})"]
+    if "path" in route:
+        return []
+    problems = [
+        f"{field}.{key}: an invoke route sends no HTTP request; {key} does not apply"
+        for key in _HTTP_ROUTE_KEYS
+        if key in route
+    ]
+    return problems + [
+        f"{field}.expect.{key}: an invoke route judges the response payload; {key} does not apply"
+        for key in _HTTP_EXPECT_KEYS
+        if key in route.get("expect", {})
+    ]
+
+
+def _target_problems(data: dict[str, Any]) -> list[str]:
+    given = [key for key in ("baseUrl", "fromDeployment") if key in data.get("target", {})]
+    if len(given) > 1:
+        return ["target: give either baseUrl or fromDeployment, not both"]
+    # A route with both path and invoke is named once, by its own problem; only a plain HTTP route needs a target.
+    http_route = next((field for field, route in _user_routes(data) if "path" in route and "invoke" not in route), None)
+    if http_route and not given:
+        return [f"target: {http_route} sends an HTTP request; give target.baseUrl or target.fromDeployment"]
+    return []
+
+
 def _metric_problems(data: dict[str, Any]) -> list[str]:
     return [
         problem
@@ -183,13 +268,21 @@ def _normalize(data: dict[str, Any]) -> SuiteDocument:
     suite_retry = {**DEFAULT_RETRY, **data.get("retry", {})}
     document = {
         "version": SUITE_VERSION,
-        "target": {**DEFAULT_TARGET, **data["target"], "baseUrl": data["target"]["baseUrl"].rstrip("/")},
+        "target": _normalize_target(data.get("target", {})),
         "retry": suite_retry,
         "maxConcurrency": data.get("maxConcurrency", DEFAULT_MAX_CONCURRENCY),
         "dryRun": data.get("dryRun", False),
         "stages": [_normalize_stage(stage, suite_retry) for stage in data["stages"]],
     }
     return cast(SuiteDocument, document)
+
+
+def _normalize_target(target: dict[str, Any]) -> Target:
+    """`baseUrl` is "" until the hook resolves `fromDeployment`, and stays so in a suite that sends no HTTP."""
+    normalized = {**DEFAULT_TARGET, **target, "baseUrl": target.get("baseUrl", "").rstrip("/")}
+    if "fromDeployment" in target:
+        normalized["fromDeployment"] = ListenerRole(target["fromDeployment"])
+    return cast(Target, normalized)
 
 
 def _normalize_stage(stage: dict[str, Any], suite_retry: dict[str, Any]) -> dict[str, Any]:
@@ -200,6 +293,8 @@ def _normalize_stage(stage: dict[str, Any], suite_retry: dict[str, Any]) -> dict
 
 
 def _normalize_route(route: dict[str, Any], suite_retry: dict[str, Any]) -> Route:
+    if "invoke" in route:
+        return _normalize_invoke_route(route, suite_retry)
     expect = {"status": "2xx", **route.get("expect", {})}
     status = expect["status"]
     expect["status"] = status if isinstance(status, list) else [status]
@@ -213,9 +308,54 @@ def _normalize_route(route: dict[str, Any], suite_retry: dict[str, Any]) -> Rout
     return cast(Route, normalized)
 
 
+def _normalize_invoke_route(route: dict[str, Any], suite_retry: dict[str, Any]) -> Route:
+    """An invoke route in the one Route shape: `path` "" and the HTTP defaults, which the probe does not read for it,
+    and `expect.status` [] since a function's answer has no status to judge."""
+    normalized = {
+        "kind": CheckKind.ROUTE,
+        "name": route["name"],
+        "path": "",
+        "invoke": {"payload": {}, "timeoutSeconds": DEFAULT_INVOKE_TIMEOUT_SECONDS, **route["invoke"]},
+        **DEFAULT_ROUTE,
+        "retry": {**suite_retry, **route.get("retry", {})},
+        "expect": {"status": [], **route.get("expect", {})},
+    }
+    return cast(Route, normalized)
+
+
+def _routes(document: SuiteDocument) -> Iterator[Route]:
+    for stage in document["stages"]:
+        yield from routes_of(stage)
+
+
+def _sends_http(route: Route) -> bool:
+    return "invoke" not in route
+
+
+def _invocations(document: SuiteDocument) -> Iterator[FunctionInvocation]:
+    for route in _routes(document):
+        if "invoke" in route:
+            yield route["invoke"]
+
+
+def _with_function_target(document: SuiteDocument, function_arn: str) -> SuiteDocument:
+    stages: list[Stage] = [
+        {**stage, "checks": [_with_function(check, function_arn) for check in stage["checks"]]}
+        for stage in document["stages"]
+    ]
+    return {**document, "stages": stages}
+
+
+def _with_function(check: Check, function_arn: str) -> Check:
+    if check["kind"] != CheckKind.ROUTE or "invoke" not in check or "function" in check["invoke"]:
+        return check
+    return {**check, "invoke": {"function": function_arn, **check["invoke"]}}
+
+
 def _semantic_problems(document: SuiteDocument, budget_seconds: float) -> list[str]:
     problems: list[str] = []
-    base_url_problem = _base_url_problem(document["target"]["baseUrl"])
+    base_url = document["target"]["baseUrl"]
+    base_url_problem = base_url and _base_url_problem(base_url)
     if base_url_problem:
         problems.append(f"target.baseUrl: {base_url_problem}")
     problems += plain_secret_problems(document["target"]["headers"], "target.headers")
@@ -232,7 +372,8 @@ def _semantic_problems(document: SuiteDocument, budget_seconds: float) -> list[s
             problems += plain_secret_problems(route["headers"], f"stages[{s}].routes[{r}].headers")
             problems += _expectation_problems(route["expect"], f"stages[{s}].routes[{r}].expect")
     if not problems:
-        problems += _budget_problems(document, budget_seconds) + payload_problems(document)
+        problems += _budget_problems(document, budget_seconds)
+        problems += payload_problems(_with_function_target(document, _LONGEST_FUNCTION_ARN))
     return problems
 
 

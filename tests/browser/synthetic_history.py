@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tollgate.report import ProbeRow, RunReport, StageReport
+from tollgate.report import ProbeRow, RunReport, StageReport, deployment_resolution
 from tollgate_core.contracts import CheckKind, Controller, HookStatus, StageStatus
 
 EXECUTION_ARN = "arn:aws:states:us-east-1:123456789012:execution:tollgate-validation:AfterAllowTestTraffic-0123abcd"
@@ -130,10 +130,15 @@ class _History:
 
 
 def synthetic_validation(
-    stages: list[StageSpec], outcomes: Outcomes = always_passing, *, seed: int = 0, dry_run: bool = False
+    stages: list[StageSpec],
+    outcomes: Outcomes = always_passing,
+    *,
+    seed: int = 0,
+    dry_run: bool = False,
+    deployment: dict[str, Any] = DEPLOYMENT,
 ) -> SyntheticValidation:
     """A validation that ran these stages to the end (or to the first failed stage), as Step Functions records it."""
-    recorder = _Recorder(stages, outcomes, random.Random(seed), dry_run)
+    recorder = _Recorder(stages, outcomes, random.Random(seed), dry_run, deployment)
     for index, spec in enumerate(stages):
         if not recorder.run_stage(index, spec):
             break
@@ -163,14 +168,22 @@ def suite_document(stages: list[StageSpec]) -> dict[str, Any]:
 class _Recorder:
     """Runs the workflow's top-level states in made-up time, recording their events and the report's rows."""
 
-    def __init__(self, stages: list[StageSpec], outcomes: Outcomes, rng: random.Random, dry_run: bool) -> None:
+    def __init__(
+        self,
+        stages: list[StageSpec],
+        outcomes: Outcomes,
+        rng: random.Random,
+        dry_run: bool,
+        deployment: dict[str, Any],
+    ) -> None:
         self.stages = stages
         self.dry_run = dry_run
+        self.deployment = deployment
         self.outcomes = outcomes
         self.rng = rng
         self.suite = suite_document(stages)
         self.state: dict[str, Any] = {
-            "deployment": DEPLOYMENT,
+            "deployment": deployment,
             "suite": self.suite,
             "validation": {"progress": {"stageIndex": 0, "round": 1, "next": "next-round", "waitSeconds": 0}},
             "error": None,
@@ -247,7 +260,7 @@ class _Recorder:
 
     def finish(self) -> SyntheticValidation:
         status = HookStatus.FAILED if self.reason else HookStatus.SUCCEEDED
-        summary = {"status": status, "reason": self.reason, "deployment": DEPLOYMENT}
+        summary = {"status": status, "reason": self.reason, "deployment": self.deployment}
         self.step = self.history.state(self.at, "Task", "Report to CodeDeploy", self.step, self.state, entered=True)
         self.at += 0.05
         self.step = self.history.state(self.at, "Task", "Report to CodeDeploy", self.step, summary, entered=False)
@@ -263,6 +276,7 @@ class _Recorder:
             "durationSeconds": round(self.at + 0.2, 3),
             "reason": self.reason,
             "target": {"baseUrl": BASE_URL, "verifyTls": True},
+            **deployment_resolution(self.deployment),
             "stages": [_stage_report(spec, self.statuses, self.rows) for spec in self.stages],
         }
         return SyntheticValidation(report, self.history.in_order())

@@ -16,11 +16,12 @@ from typing import Any
 
 import pytest
 
-from tollgate.engine.lambda_runtime import Invocation, LambdaRuntime
+from tollgate.engine.lambda_runtime import ContradictoryQualifier, Invocation, LambdaRuntime, UnknownFunction
 from tollgate.engine.stack import ACCOUNT_ID, REGION
 from tollgate.engine.template import FunctionSpec
 
 FUNCTION = "runtime-test"
+FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{FUNCTION}"
 HANDLER_CODE = """
 import os, sys, time
 
@@ -45,6 +46,7 @@ def handler(event, context):
         "path0": sys.path[0],
         "color": os.environ.get("COLOR"),
         "functionName": context.function_name,
+        "invokedArn": context.invoked_function_arn,
         "invocations": INVOCATIONS,
     }
 """
@@ -62,7 +64,7 @@ def spec_for(code_dir: Path, timeout_seconds: float = 10.0) -> FunctionSpec:
     return FunctionSpec(
         logical_id="RuntimeTestFunction",
         name=FUNCTION,
-        arn=f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{FUNCTION}",
+        arn=FUNCTION_ARN,
         handler="app.handler",
         code_dir=code_dir,
         timeout_seconds=timeout_seconds,
@@ -267,3 +269,39 @@ def test_workers_are_forked_from_one_initialized_process(runtime: LambdaRuntime)
     init_pids = {result["initPid"] for result in results}
     assert len(init_pids) == 1
     assert not init_pids & {result["pid"] for result in results}
+
+
+@pytest.mark.parametrize(
+    ("function", "qualifier", "executed_version", "invoked_arn"),
+    [
+        (FUNCTION, None, "$LATEST", FUNCTION_ARN),
+        (FUNCTION_ARN, None, "$LATEST", FUNCTION_ARN),
+        (f"{FUNCTION_ARN}:7", None, "7", f"{FUNCTION_ARN}:7"),
+        (f"{FUNCTION}:live", None, "live", f"{FUNCTION_ARN}:live"),
+        (f"{ACCOUNT_ID}:function:{FUNCTION}", "$LATEST", "$LATEST", f"{FUNCTION_ARN}:$LATEST"),
+        (FUNCTION, "2", "2", f"{FUNCTION_ARN}:2"),
+        (f"{FUNCTION_ARN}:2", "2", "2", f"{FUNCTION_ARN}:2"),
+    ],
+)
+def test_a_function_is_invoked_by_name_or_arn_at_any_version_or_alias(
+    runtime: LambdaRuntime, function: str, qualifier: str | None, executed_version: str, invoked_arn: str
+) -> None:
+    # When the function is invoked by name, partial or full ARN, qualified or not
+    invocation = runtime.invoke(function, b"{}", qualifier)
+
+    # Then its one local version runs, and the version asked for is the one reported, as the context's ARN says
+    assert answer(invocation)["invokedArn"] == invoked_arn
+    assert invocation.executed_version == executed_version
+
+
+def test_a_qualifier_that_contradicts_the_arns_is_refused(runtime: LambdaRuntime) -> None:
+    with pytest.raises(ContradictoryQualifier, match="does not match"):
+        runtime.invoke(f"{FUNCTION_ARN}:7", b"{}", "8")
+
+
+@pytest.mark.parametrize(
+    "function", ["other-function", f"{FUNCTION_ARN}-other:1", "arn:aws:lambda:us-east-1:123456789012:function:x"]
+)
+def test_an_unknown_function_is_unknown_whatever_the_qualifier(runtime: LambdaRuntime, function: str) -> None:
+    with pytest.raises(UnknownFunction):
+        runtime.invoke(function, b"{}")

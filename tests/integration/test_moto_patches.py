@@ -73,7 +73,7 @@ class Validation:
 
 def run_specific_names(validation: Validation) -> dict[str, str]:
     """What only this run has, with a stand-in for each: the ids CodeDeploy made up, the execution's name (made
-    from them, and part of its ARN and console link), the target's port."""
+    from them, and part of its ARN and console link), the target's port, the suite file's path."""
     history, arn = validation.outcome.history, validation.outcome.execution_arn
     assert arn is not None
     deployment = json.loads(history[0]["executionStartedEventDetails"]["input"])["deployment"]
@@ -82,6 +82,7 @@ def run_specific_names(validation: Validation) -> dict[str, str]:
         deployment["deploymentId"]: "<deployment id>",
         arn.rsplit(":", 1)[1]: "<execution name>",
         validation.target_url: "<target>",
+        deployment["suiteSource"]["location"]: "<suite file>",
     }
 
 

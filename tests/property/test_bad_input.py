@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.fakes import RecordingStarter, RecordingStatusReporter
+from tests.support.fakes import RecordingStarter, RecordingStatusReporter, nothing_to_read
 from tests.support.suites import route, stage, suite_document
 from tests.support.target import Behaviour, TargetService
 from tollgate_core.checks import routes_of
@@ -62,6 +62,10 @@ SUITE_KEYS = [
     "timeoutSeconds",
     "verifyTls",
     "followRedirects",
+    "invoke",
+    "function",
+    "payload",
+    "fromDeployment",
 ]
 
 
@@ -71,6 +75,7 @@ def valid_document() -> dict[str, Any]:
             "smoke", route("health", expect={"status": [200, "3xx"], "json": {"$.status": "ok"}, "bodyMatches": "o+"})
         ),
         stage("soak", route("orders", retry={"maxAttempts": 2}), rounds=3, maxFailedProbes=1),
+        stage("api", {"name": "orders-api", "invoke": {"function": "shop-api:live", "payload": {"order": 1}}}),
     )
 
 
@@ -116,6 +121,7 @@ def suite_file(tmp_path: Path) -> Path:
     return path
 
 
+STATE_MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:v"
 hook_ids = st.builds(HookIds, st.text(min_size=1, max_size=40), st.text(min_size=1, max_size=400))
 
 
@@ -126,13 +132,13 @@ def test_a_hook_with_ids_always_starts_a_validation_or_reports_failed(
 ) -> None:
     if suite is not None:
         suite_file.write_text(json.dumps(suite), encoding="utf-8")
-    settings_ = HookSettings(str(suite_file), "AfterAllowTestTraffic", "arn:sm", None, 3300)
+    settings_ = HookSettings(str(suite_file), "AfterAllowTestTraffic", STATE_MACHINE_ARN, None, 3300)
     starter, reporter = RecordingStarter(), RecordingStatusReporter()
     if refuse:
         starter.start = _refuse  # type: ignore[method-assign]
 
     try:
-        started = start_validation(hook, settings_, starter, reporter)
+        started = start_validation(hook, settings_, starter, reporter, nothing_to_read())
     except ValidationNotStarted:
         assert reporter.statuses == {hook: HookStatus.FAILED}
         return
@@ -314,6 +320,36 @@ def test_a_probe_event_with_one_bad_field_is_a_failed_probe_naming_the_field(fie
     assert result["reason"].startswith(f"malformed probe event: {field}: ")
 
 
+def valid_invoke_event() -> dict[str, Any]:
+    document = {"version": 1, "stages": [stage("api", {"name": "orders-api", "invoke": {"function": "shop-api"}})]}
+    suite = parse_suite(document)
+    return {
+        "stage": "api",
+        "round": 1,
+        "route": routes_of(suite.stages[0])[0],
+        "target": suite.target,
+        "probe": {"result": {"attempts": 0}},
+    }
+
+
+@CASES
+@given(field=st.sampled_from(["invoke", "function", "payload", "timeoutSeconds"]), value=json_values)
+def test_any_value_in_an_invocation_field_is_a_named_problem_or_an_attempt(field: str, value: Any) -> None:
+    # Given an invoke route's event with any value in one field of its invocation
+    event = valid_invoke_event()
+    container = event["route"] if field == "invoke" else event["route"]["invoke"]
+    container[field] = value
+
+    # When the probe gets it, with nothing to invoke through
+    result = probe_event(event)
+
+    # Then it is a failed probe that names the malformed field, or an attempt that found no invoker
+    assert result["ok"] is False
+    assert result["reason"] is not None
+    assert re.match(r"malformed probe event: route\.invoke[\w.]*: |no function invoker for ", result["reason"])
+    json.dumps(result)
+
+
 @CASES
 @given(event=json_values)
 def test_any_malformed_probe_event_is_a_failed_probe_naming_a_field(event: Any) -> None:
@@ -335,7 +371,7 @@ class NoStepFunctions:
         raise RuntimeError("DescribeExecution refused")
 
 
-ECS_SETTINGS = EcsHookSettings("arn:aws:states:us-east-1:123456789012:stateMachine:v", Path("suites"), None, 3300)
+ECS_SETTINGS = EcsHookSettings(STATE_MACHINE_ARN, Path("suites"), None, 3300)
 
 
 @CASES

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from tollgate_core.codedeploy_deployment import CodeDeployDeployment
 from tollgate_core.contracts import ExecutionInput, HookStatus, StatusDelivery
-from tollgate_core.ports import ExecutionFailure, HookIds, ValidationAlreadyStarted
+from tollgate_core.ports import ExecutionFailure, HookIds, Listener, SetupFailed, StoredSuite, ValidationAlreadyStarted
+from tollgate_core.validation_start import DeploymentSources
 
 
 class RecordingStatusReporter:
@@ -42,3 +44,23 @@ class KnownFailures:
     def failure(self, execution_arn: str) -> ExecutionFailure | None:
         self.described.append(execution_arn)
         return self.failures.get(execution_arn)
+
+
+class NoSuites:
+    def read(self, bucket: str, key: str) -> StoredSuite | None:
+        raise SetupFailed(f"cannot read the suite s3://{bucket}/{key}: nothing to read here")
+
+
+class NoDeployments:
+    def read(self, deployment_id: str) -> CodeDeployDeployment:
+        raise SetupFailed(f"cannot read deployment {deployment_id}: nothing to read here")
+
+
+class NoListeners:
+    def read(self, listener_arn: str) -> Listener:
+        raise SetupFailed(f"cannot read listener {listener_arn}: nothing to read here")
+
+
+def nothing_to_read() -> DeploymentSources:
+    """An AWS where the hook can read no suite, deployment or listener: each read fails as a refusal would."""
+    return DeploymentSources(NoSuites(), NoDeployments(), NoListeners())

@@ -75,6 +75,7 @@ def test_the_first_invocation_starts_a_validation_and_asks_ecs_to_come_back() ->
         "serviceArn": "arn:aws:ecs:us-east-1:123456789012:service/shop/web",
         "targetServiceRevisionArn": GREEN,
         "productionWeight": 0,
+        "suiteSource": {"kind": "file", "location": str(SUITES_DIR / "after-allow-test-traffic.yaml")},
     }
     assert document["suite"]["target"]["baseUrl"] == "http://10.0.0.1:8080"
     assert name.startswith("ECS-POST_TEST_TRAFFIC_SHIFT-0-") and len(name) <= 80
@@ -183,7 +184,10 @@ def test_an_inline_suite_and_target_from_the_hook_configuration_are_validated_as
         ),
         ({"suite": "../../etc/passwd"}, "invalid suite: hookDetails.suite: '../../etc/passwd' is no bundled suite"),
         ({"suite": "no-such-suite"}, "invalid suite: cannot read the file"),
-        ({"suite": 7}, "invalid suite: hookDetails.suite: must be a bundled suite's name or a suite object"),
+        (
+            {"suite": 7},
+            "invalid suite: hookDetails.suite: must be a bundled suite's name, an s3:// URI or a suite object",
+        ),
         ({"targetBaseUrl": ["x"]}, "invalid suite: hookDetails.targetBaseUrl: must be a URL"),
     ],
 )

@@ -17,8 +17,9 @@ from tests.conftest import FakeLambdaContext
 from tests.support.suites import route, stage, suite_document, write_suite
 from tests.support.target import Behaviour, TargetService
 from tollgate_core.aws import CodeDeployStatusReporter, StepFunctionsDescriber, StepFunctionsStarter
+from tollgate_core.aws_deployment import CodeDeployDeploymentReader, ElbListenerReader, S3SuiteStore
 from tollgate_core.execution_name import execution_name
-from tollgate_core.validation_start import ValidationNotStarted
+from tollgate_core.validation_start import DeploymentSources, ValidationNotStarted
 
 STATE_MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:validation"
 HOOK_EVENT = {"DeploymentId": "d-ABCDEFGHI", "LifecycleEventHookExecutionId": "eyJ" + "h" * 297}
@@ -78,9 +79,26 @@ def hook_app(
         STATE_MACHINE_ARN=STATE_MACHINE_ARN,
         TARGET_BASE_URL="http://127.0.0.1:8080",
     )
-    adapters = (StepFunctionsStarter(STATE_MACHINE_ARN, stepfunctions[0]), CodeDeployStatusReporter(codedeploy[0]))
+    # A bundled suite aimed at a URL reads nothing more: every call to these stubbed clients would fail the test.
+    sources = DeploymentSources(
+        S3SuiteStore(stubbed_client("s3")),
+        CodeDeployDeploymentReader(codedeploy[0]),
+        ElbListenerReader(stubbed_client("elbv2")),
+    )
+    adapters = (
+        StepFunctionsStarter(STATE_MACHINE_ARN, stepfunctions[0]),
+        CodeDeployStatusReporter(codedeploy[0]),
+        sources,
+    )
     monkeypatch.setattr(app, "_adapters", lambda: adapters)
     return app
+
+
+def stubbed_client(service: str) -> Any:
+    """A client that answers nothing: any call raises."""
+    aws_client = boto3.client(service, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    Stubber(aws_client).activate()
+    return aws_client
 
 
 class JsonDocument:
@@ -101,7 +119,7 @@ class JsonDocument:
 
 DEFAULT_RETRY = {"maxAttempts": 3, "intervalSeconds": 1, "backoffRate": 2.0}
 # What the console shows for the one-route suite of `hook_app`: every default filled in, the target overridden.
-EXPECTED_INPUT = {
+EXPECTED_INPUT: dict[str, Any] = {
     "deployment": {
         "deploymentId": HOOK_EVENT["DeploymentId"],
         "lifecycleEventHookExecutionId": HOOK_EVENT["LifecycleEventHookExecutionId"],
@@ -168,10 +186,13 @@ def test_hook_starts_one_execution_with_the_deployment_and_the_resolved_suite(
     hook_app: ModuleType, stepfunctions: tuple[Any, Stubber], lambda_context: FakeLambdaContext
 ) -> None:
     # Given Step Functions accepts exactly this execution: its name from the hook id, its input the whole suite
+    # and the bundled file it came from
+    source = {"kind": "file", "location": hook_app.SETTINGS.suite_path}
+    expected = {**EXPECTED_INPUT, "deployment": {**EXPECTED_INPUT["deployment"], "suiteSource": source}}
     stepfunctions[1].add_response(
         "start_execution",
         {"executionArn": EXECUTION_ARN, "startDate": "2026-01-01T00:00:00Z"},
-        {"stateMachineArn": STATE_MACHINE_ARN, "name": NAME, "input": JsonDocument(EXPECTED_INPUT)},
+        {"stateMachineArn": STATE_MACHINE_ARN, "name": NAME, "input": JsonDocument(expected)},
     )
 
     # When CodeDeploy invokes the hook
@@ -255,7 +276,7 @@ def test_hook_reports_failed_for_an_invalid_suite(
     Path(hook_app.SETTINGS.suite_path).write_text("version: 1\nstages: []\n", encoding="utf-8")
     expect_status(codedeploy[1], "Failed")
 
-    with pytest.raises(ValidationNotStarted, match="missing required key: 'target'"):
+    with pytest.raises(ValidationNotStarted, match=r"stages: \[\] should be non-empty"):
         hook_app.handler(HOOK_EVENT, lambda_context)
 
 
@@ -529,7 +550,11 @@ def test_the_ecs_hook_starts_the_validation_and_answers_in_progress(
         SUITES_DIR=str(Path(__file__).resolve().parents[2] / "functions" / "suites"),
         TARGET_BASE_URL="http://127.0.0.1:8080",
     )
-    adapters = (StepFunctionsStarter(STATE_MACHINE_ARN, stepfunctions[0]), StepFunctionsDescriber(stepfunctions[0]))
+    adapters = (
+        StepFunctionsStarter(STATE_MACHINE_ARN, stepfunctions[0]),
+        StepFunctionsDescriber(stepfunctions[0]),
+        S3SuiteStore(stubbed_client("s3")),
+    )
     monkeypatch.setattr(app, "_adapters", lambda: adapters)
     event = {
         "executionId": "sd-7f3a",
@@ -544,10 +569,15 @@ def test_the_ecs_hook_starts_the_validation_and_answers_in_progress(
     }
     name = validation_name(EcsHookEvent.from_event(event))
     arn = f"arn:aws:states:us-east-1:123456789012:execution:validation:{name}"
+    bundled = str(Path(app.SETTINGS.suites_dir) / "after-allow-test-traffic.yaml")
     stepfunctions[1].add_response(
         "start_execution",
         {"executionArn": arn, "startDate": "2026-01-01T00:00:00Z"},
-        {"stateMachineArn": STATE_MACHINE_ARN, "name": name, "input": ExecutionInputFor(ECS_DEPLOYMENT)},
+        {
+            "stateMachineArn": STATE_MACHINE_ARN,
+            "name": name,
+            "input": ExecutionInputFor({**ECS_DEPLOYMENT, "suiteSource": {"kind": "file", "location": bundled}}),
+        },
     )
 
     # When ECS invokes it, and again with something that is no ECS event

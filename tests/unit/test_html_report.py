@@ -6,8 +6,10 @@ import html
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 from tests.browser.synthetic_history import (
+    DEPLOYMENT,
     EXECUTION_ARN,
     Reading,
     StageSpec,
@@ -15,10 +17,21 @@ from tests.browser.synthetic_history import (
     failing_validation,
     synthetic_validation,
 )
+from tests.unit.test_report_resolution import (
+    ECS_SERVICE_DEPLOYMENT,
+    ETAG,
+    LAMBDA_DEPLOYMENT,
+    LISTENER_ARN,
+    SUITE_KEY,
+    TEST_URL,
+    VERSION_ID,
+)
 from tollgate.html_report import FOLD_TABLE_OVER_ROWS, RAW_HISTORY_EVENTS, render_html_report, write_html_report
+from tollgate.report import deployment_resolution
 from tollgate.timeline import timeline_of
 from tollgate.workflow_graph import load_definition
 from tollgate_core.console_link import execution_console_url
+from tollgate_core.contracts import Deployment, SuiteSourceKind
 
 DEFINITION = load_definition()
 SUITE = "suites/shop.yaml"
@@ -105,6 +118,85 @@ def test_the_facts_say_what_was_validated_where_and_how_long() -> None:
         f"{validation.report['durationSeconds']:.2f} s",
     ):
         assert f"<dd>{html.escape(fact)}</dd>" in document, fact
+
+
+def facts_of(document: str) -> dict[str, str]:
+    """The facts at the top, label to value, as a reader sees them."""
+    return {
+        html.unescape(label): html.unescape(value)
+        for label, value in re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", document)
+    }
+
+
+def recorded_by_the_hook(deployment: Deployment) -> dict[str, Any]:
+    """The synthetic deployment, with the suite source and what the hook resolved from `deployment`."""
+    return {**DEPLOYMENT, **deployment_resolution(deployment)}
+
+
+def test_a_catalog_suite_and_what_the_deployment_resolved_are_facts_of_their_own() -> None:
+    # Given a validation whose hook read its suite from the catalog and its target from the test listener
+    validation = synthetic_validation(
+        [StageSpec("smoke", ["health"])], deployment=recorded_by_the_hook(ECS_SERVICE_DEPLOYMENT)
+    )
+
+    # When its report is rendered (with the file name `run` would give)
+    facts = facts_of(_rendered(validation))
+
+    # Then the suite is the exact object the hook read, the target the listener's, and the deployment group named
+    assert facts["suite"] == f"{SUITE_KEY} (version {VERSION_ID}, ETag {ETAG})"
+    assert facts["target"] == f"{TEST_URL} (testListener {LISTENER_ARN})"
+    assert facts["deployment group"] == "orders/orders-dg"
+    assert list(facts)[:4] == ["suite", "target", "controller", "deployment group"]
+    # and the deployment ids are still there, without the documents repeated as raw text
+    assert facts["deployment"] == "d-SYNTH3TIC"
+    assert not [value for value in facts.values() if "{" in value]
+
+
+def test_a_lambda_deployments_function_version_is_a_fact() -> None:
+    validation = synthetic_validation(
+        [StageSpec("smoke", ["health"])], deployment=recorded_by_the_hook(LAMBDA_DEPLOYMENT)
+    )
+
+    facts = facts_of(_rendered(validation))
+
+    assert facts["function"] == "orders-api:7 (alias live, from 6)"
+    assert facts["suite"] == "file suites/before-allow-traffic.yaml"
+    assert facts["target"] == "https://green.shop.example"
+
+
+def test_an_execution_started_before_the_hooks_recorded_them_shows_the_facts_it_has() -> None:
+    # Given a validation whose deployment carries only the hook's ids / When its report is rendered
+    facts = facts_of(_rendered(failing_validation()))
+
+    # Then the suite is what the caller said it was, and nothing else is made up
+    assert list(facts) == [
+        "suite",
+        "target",
+        "controller",
+        "deployment",
+        "hook execution",
+        "lifecycle event",
+        "execution",
+        "started",
+        "duration",
+        "probes",
+    ]
+    assert facts["suite"] == SUITE
+
+
+def test_a_suite_source_is_escaped() -> None:
+    # Given a suite file whose name holds markup
+    source = {"kind": SuiteSourceKind.FILE, "location": "suites/<b>bold</b>.yaml"}
+    validation = synthetic_validation(
+        [StageSpec("smoke", ["health"])], deployment={**DEPLOYMENT, "suiteSource": source}
+    )
+
+    # When the report is rendered
+    document = _rendered(validation)
+
+    # Then the name is text
+    assert "<dd>file suites/&lt;b&gt;bold&lt;/b&gt;.yaml</dd>" in document
+    assert "<b>" not in document
 
 
 def test_the_console_link_is_the_only_address_the_report_leads_to() -> None:

@@ -13,6 +13,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from tests.support.suites import route, stage, suite_document
+from tests.unit.test_report_resolution import ECS_SERVICE_DEPLOYMENT, RESOLUTION_FIELDS
 from tollgate import inspection
 from tollgate.engine.edge import HistoryPages
 from tollgate.history import AttemptFinished, ProgressEvent, RoundFinished
@@ -27,6 +28,7 @@ from tollgate.inspection import (
     region_of,
     state_machine_of_stack,
 )
+from tollgate.report import deployment_resolution
 from tollgate_core.console_link import execution_console_url
 from tollgate_core.contracts import (
     Controller,
@@ -286,6 +288,53 @@ def test_an_execution_started_before_dry_runs_existed_reads_as_no_dry_run(sfn: t
     report = inspect_execution(client, ARN).report
 
     assert (report.get("dryRun"), report["status"], report["reportedStatus"]) == (False, "Failed", "Failed")
+
+
+def test_the_report_names_the_suite_source_and_what_the_deployment_resolved(sfn: tuple[Any, Stubber]) -> None:
+    # Given an execution whose hook read the suite from the catalog and the target from the test listener
+    client, stubber = sfn
+    deployment: Deployment = {**DEPLOYMENT, **deployment_resolution(ECS_SERVICE_DEPLOYMENT)}
+    output = summary(HookStatus.SUCCEEDED, deployment=deployment)
+    execution = described("SUCCEEDED", output, input=execution_input(deployment))
+    stubber.add_response("describe_execution", execution, {"executionArn": ARN})
+    expect_history(stubber, History().events)
+
+    # When it is inspected
+    report = inspect_execution(client, ARN).report
+
+    # Then its report names them as the hook recorded them
+    assert {field: report.get(field) for field in RESOLUTION_FIELDS} == {
+        field: deployment.get(field) for field in RESOLUTION_FIELDS
+    }
+
+
+def test_an_execution_that_ended_without_a_summary_names_them_from_its_input(sfn: tuple[Any, Stubber]) -> None:
+    # Given an execution whose input carries the suite's source, stopped before its reporter wrote a summary
+    client, stubber = sfn
+    deployment: Deployment = {**DEPLOYMENT, **deployment_resolution(ECS_SERVICE_DEPLOYMENT)}
+    stopped = described("ABORTED", input=execution_input(deployment), error="Operator", cause="stopped by hand")
+    stubber.add_response("describe_execution", stopped, {"executionArn": ARN})
+    expect_history(stubber, History().events)
+
+    # When it is inspected
+    report = inspect_execution(client, ARN).report
+
+    # Then the suite's source and the deployment group are read from the input
+    assert report.get("suiteSource") == ECS_SERVICE_DEPLOYMENT.get("suiteSource")
+    assert (report.get("application"), report.get("deploymentGroup")) == ("orders", "orders-dg")
+
+
+def test_an_execution_started_before_the_hooks_recorded_them_names_none(sfn: tuple[Any, Stubber]) -> None:
+    client, stubber = sfn
+    stubber.add_response(
+        "describe_execution", described("SUCCEEDED", summary(HookStatus.FAILED)), {"executionArn": ARN}
+    )
+    expect_history(stubber, History().events)
+
+    report = inspect_execution(client, ARN).report
+
+    assert not [field for field in RESOLUTION_FIELDS if field in report]
+    assert report["status"] == "Failed"
 
 
 def test_an_execution_that_does_not_exist_is_named(sfn: tuple[Any, Stubber]) -> None:

@@ -9,8 +9,9 @@ import pytest
 from junitparser import Failure, JUnitXml, Skipped, TestCase, TestSuite
 
 from tests.support.suites import route, stage, suite_document, target_group_check
+from tests.unit.test_report_resolution import ECS_SERVICE_DEPLOYMENT, ETAG, LAMBDA_DEPLOYMENT, SUITE_KEY, VERSION_ID
 from tollgate.junit import write_junit
-from tollgate.report import EcsStepsRunReport, ProbeRow, RunReport
+from tollgate.report import EcsStepsRunReport, ProbeRow, RunReport, deployment_resolution
 from tollgate_core.contracts import CheckKind, Controller, EcsHookStatus, HookStatus, StageStatus
 from tollgate_core.suite import Suite, parse_suite
 
@@ -85,6 +86,11 @@ def suites(document: JUnitXml) -> dict[str, TestSuite]:
 
 def cases(suite: TestSuite) -> dict[str, TestCase]:
     return {case.name: case for case in suite}
+
+
+def properties_of(testsuite: TestSuite) -> dict[str, str]:
+    properties = testsuite.properties()  # type: ignore[no-untyped-call]  # junitparser leaves it unannotated
+    return {prop.name: prop.value for prop in properties}
 
 
 def test_each_stage_is_a_testsuite_and_each_check_a_testcase_per_planned_round(tmp_path: Path) -> None:
@@ -177,10 +183,11 @@ def test_a_round_that_did_not_run_is_skipped_saying_why(tmp_path: Path, status: 
 
 
 def test_the_stage_says_its_status_and_the_validation_its_verdict_and_execution(tmp_path: Path) -> None:
+    # Given a validation started before the hooks recorded the suite's source / When its JUnit XML is read back
     soak = suites(written(tmp_path, FAILED_IN_SOAK))["soak"]
 
-    properties = soak.properties()  # type: ignore[no-untyped-call]  # junitparser leaves it unannotated
-    assert {prop.name: prop.value for prop in properties} == {
+    # Then each stage says its status, the verdict and the execution, and names no suite source or deployment group
+    assert properties_of(soak) == {
         "status": "failed",
         "maxFailedProbes": "0",
         "verdict": "Failed",
@@ -188,6 +195,30 @@ def test_the_stage_says_its_status_and_the_validation_its_verdict_and_execution(
         "executionArn": ARN,
         "dryRun": "false",
     }
+
+
+def test_every_stage_names_the_suite_that_judged_and_the_deployment_group(tmp_path: Path) -> None:
+    # Given a validation of a CodeDeploy deployment whose suite the hook read from the catalog
+    report: RunReport = {**FAILED_IN_SOAK, **deployment_resolution(ECS_SERVICE_DEPLOYMENT)}
+
+    # When its JUnit XML is read back
+    testsuites = suites(written(tmp_path, report)).values()
+
+    # Then every testsuite says which suite, exactly, and which application and deployment group
+    for testsuite in testsuites:
+        properties = properties_of(testsuite)
+        assert properties["suiteSource"] == f"{SUITE_KEY} (version {VERSION_ID}, ETag {ETAG})"
+        assert (properties["application"], properties["deploymentGroup"]) == ("orders", "orders-dg")
+        assert "targetVersion" not in properties
+
+
+def test_a_lambda_deployments_stages_name_the_version_it_shifts_to(tmp_path: Path) -> None:
+    report: RunReport = {**FAILED_IN_SOAK, **deployment_resolution(LAMBDA_DEPLOYMENT)}
+
+    properties = properties_of(suites(written(tmp_path, report))["smoke"])
+
+    assert properties["targetVersion"] == "7"
+    assert properties["suiteSource"] == "file suites/before-allow-traffic.yaml"
 
 
 def test_a_dry_runs_would_be_failures_are_skipped_saying_so_and_fail_no_ci_job(tmp_path: Path) -> None:

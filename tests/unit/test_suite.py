@@ -11,6 +11,7 @@ from tollgate_core.suite import SuiteError, load_suite, parse_suite
 EXAMPLE_SUITES = [
     Path("functions/suites/after-allow-test-traffic.yaml"),
     Path("functions/suites/after-allow-traffic.yaml"),
+    Path("functions/suites/before-allow-traffic.yaml"),
     Path("tollgate/demo/suite.yaml"),
 ]
 
@@ -71,7 +72,7 @@ def test_trailing_slash_of_the_base_url_is_dropped() -> None:
     [
         (lambda d: d.update(extra=1), "(top level): unknown key: 'extra' was unexpected"),
         (lambda d: d.update(version=2), "version: 1 was expected"),
-        (lambda d: d.pop("target"), "(top level): missing required key: 'target'"),
+        (lambda d: d.pop("target"), "target: stages[0].routes[0] sends an HTTP request; give target.baseUrl or"),
         (
             lambda d: d["stages"][0]["routes"][0].update(expect={"status": "2x"}),
             "stages[0].routes[0].expect.status: must be",

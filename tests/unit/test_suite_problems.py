@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 
 from tests.support.suites import route, stage, suite_document
 from tollgate_core.checks import routes_of
-from tollgate_core.suite import SuiteError, load_suite, parse_suite
+from tollgate_core.suite import SuiteError, load_suite, parse_suite, suite_from_bytes
 
 STATUS_HELP = 'must be a status class like "2xx", a code like 204, or a list of them'
 NAME_HELP = "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
@@ -143,6 +144,42 @@ def test_a_file_that_holds_no_suite_says_what_it_holds_instead(tmp_path: Path) -
     assert load_problem(comments) == f"{comments}: the file holds no suite: it is empty or only comments"
     assert load_problem(latin1) == (f"{latin1}: not UTF-8 text (byte 0xe9 at offset 16); a suite is YAML or JSON")
     assert load_problem(broken).startswith(f"{broken}: not valid YAML or JSON: while parsing a flow sequence")
+
+
+S3_SOURCE = "s3://shop-suites/tollgate/shop/AfterAllowTestTraffic.yaml"
+
+
+def bytes_problem(content: bytes) -> str:
+    with pytest.raises(SuiteError) as raised:
+        suite_from_bytes(content, S3_SOURCE)
+    return str(raised.value)
+
+
+def test_content_read_from_anywhere_is_checked_as_a_file_is_naming_its_source() -> None:
+    # Given a suite's bytes as S3 returns them / Then each problem a file could have is named by that source
+    assert bytes_problem(b" \n") == f"{S3_SOURCE}: the file is empty"
+    assert (
+        bytes_problem(b"# a suite, one day\n") == f"{S3_SOURCE}: the file holds no suite: it is empty or only comments"
+    )
+    assert bytes_problem("version: 1 # caf\u00e9\n".encode("latin-1")) == (
+        f"{S3_SOURCE}: not UTF-8 text (byte 0xe9 at offset 16); a suite is YAML or JSON"
+    )
+    assert bytes_problem(b"stages: [unclosed").startswith(f"{S3_SOURCE}: not valid YAML or JSON: while parsing")
+    assert bytes_problem(b'{"version": 1, "stages": [], "extra": 1}') == (
+        f"{S3_SOURCE}: (top level): unknown key: 'extra' was unexpected\n{S3_SOURCE}: stages: [] should be non-empty"
+    )
+
+
+def test_content_that_holds_a_valid_suite_is_the_suite_a_file_would_be(tmp_path: Path) -> None:
+    document = one_route(expect={"status": 204})
+    path = tmp_path / "suite.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+
+    from_bytes = suite_from_bytes(path.read_bytes(), S3_SOURCE, budget_seconds=9)
+
+    assert from_bytes == load_suite(path) == parse_suite(document)
+    with pytest.raises(SuiteError, match="exceeds the hook's time budget of 8 s"):
+        suite_from_bytes(path.read_bytes(), S3_SOURCE, budget_seconds=8)
 
 
 def routes_with_a_padded_target(count: int) -> dict[str, Any]:

@@ -95,6 +95,7 @@ def test_functions_are_named_by_their_function_name_or_after_the_stack(shop: App
     assert sorted(shop.functions) == [
         "CodeDeployHook_shop-AfterAllowTestTraffic",
         "CodeDeployHook_shop-AfterAllowTraffic",
+        "CodeDeployHook_shop-BeforeAllowTraffic",
         "shop-EcsHook",
         "shop-MetricReaderFunction",
         "shop-ProbeFunction",
@@ -305,7 +306,7 @@ def test_an_invalid_sam_template_is_an_error_with_sams_reason(tmp_path: Path) ->
 def test_reading_the_template_leaves_plain_yaml_loading_alone() -> None:
     # Given the template has been read, short-form tags included
     template = read_template(ROOT / "template.yaml")
-    assert template["Resources"]["ProbeFunction"]["Properties"]["Policies"][0]["Fn::If"][0] == "ProbeReadsSecrets"
+    assert template["Resources"]["ProbeFunctionRole"]["Properties"]["Policies"][0]["Fn::If"][0] == "ProbeReadsSecrets"
 
     # Then yaml.safe_load still refuses CloudFormation tags, as suites are loaded with it
     with pytest.raises(yaml.constructor.ConstructorError):

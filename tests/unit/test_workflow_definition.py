@@ -109,7 +109,7 @@ def test_the_template_wires_hooks_probe_metric_reader_tally_and_reporter() -> No
     assert hook.name == "CodeDeployHook_shop-AfterAllowTestTraffic"
     assert hook.environment["STATE_MACHINE_ARN"] == "arn:aws:states:us-east-1:123456789012:stateMachine:shop-validation"
     assert (ROOT / "functions" / hook.environment["SUITE_PATH"]).is_file()
-    assert app.lifecycle_events() == ["AfterAllowTestTraffic", "AfterAllowTraffic"]
+    assert app.lifecycle_events() == ["AfterAllowTestTraffic", "BeforeAllowTraffic", "AfterAllowTraffic"]
     reporter = app.function("ReporterFunction")
     assert reporter.execution_ended_statuses == ("FAILED", "TIMED_OUT", "ABORTED")
     assert {spec.handler for spec in app.functions.values()} == {

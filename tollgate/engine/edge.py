@@ -1,10 +1,11 @@
 """The local AWS edge: one loopback endpoint that every client in the engine uses.
 
-Lambda's Invoke API goes to the local runtime, CodeDeploy's hook status to the local CodeDeploy,
-CloudFormation's DescribeStacks to the local CloudFormation (the engine's own stack), Step Functions to sfn_url
-(an external Step Functions API such as Step Functions Local, or else the engine's own moto), and everything
-else (CloudWatch, Secrets Manager, SSM) to the engine's own moto at moto_url. An execution history that the
-Step Functions API returns whole is served a page at a time, as AWS serves it.
+Lambda's Invoke API goes to the local runtime, CodeDeploy's GetDeployment and hook status to the local CodeDeploy,
+CloudFormation's DescribeStacks to the local CloudFormation (the engine's own stack), ELB's DescribeListeners and
+DescribeLoadBalancers to the local load balancers, Step Functions to sfn_url (an external Step Functions API such
+as Step Functions Local, or else the engine's own moto), and everything else (CloudWatch, Secrets Manager, SSM,
+S3) to the engine's own moto at moto_url. An execution history that the Step Functions API returns whole is
+served a page at a time, as AWS serves it.
 """
 
 from __future__ import annotations
@@ -17,22 +18,24 @@ from collections import OrderedDict
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qs, parse_qsl, unquote
 
 import requests
 
 from tollgate.engine.cloudformation import LocalCloudFormation
 from tollgate.engine.codedeploy import CodeDeployError, LocalCodeDeploy
-from tollgate.engine.lambda_runtime import LambdaRuntime, RuntimeStopped, UnknownFunction
+from tollgate.engine.elbv2 import LocalLoadBalancers
+from tollgate.engine.lambda_runtime import ContradictoryQualifier, LambdaRuntime, RuntimeStopped, UnknownFunction
 from tollgate.loopback import LoopbackServer
 
-_INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations")
+_INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 _CODEDEPLOY_TARGET = "CodeDeploy_20141006."
 _STEP_FUNCTIONS_TARGET = "AWSStepFunctions."
 _EXECUTION_HISTORY_TARGET = _STEP_FUNCTIONS_TARGET + "GetExecutionHistory"
 # The service a SigV4 request is signed for: CloudFormation's query protocol names it nowhere else.
 _SIGNED_SERVICE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/(?P<service>[^/]+)/aws4_request")
-_HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive", "server", "date"}
+# Expect is the edge's to answer (100 Continue), not something to pass on to a server that already has the body.
+_HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive", "server", "date", "expect"}
 # GetExecutionHistory's page size: 100 unless maxResults asks for another, at most 1000.
 _HISTORY_PAGE_DEFAULT, _HISTORY_PAGE_MAX = 100, 1000
 _EDGE_PAGE_MARK = "tollgate-edge:"  # how the nextTokens the edge makes begin
@@ -48,9 +51,11 @@ class Edge:
         cloudformation: LocalCloudFormation,
         sfn_endpoint: str | None = None,
         port: int = 0,
+        load_balancers: LocalLoadBalancers | None = None,
     ) -> None:
         self.codedeploy = codedeploy
         self.cloudformation = cloudformation
+        self.load_balancers = load_balancers or LocalLoadBalancers()
         self.history_pages = HistoryPages()
         self.sfn_endpoint = sfn_endpoint
         self.moto_url = ""  # the engine's own moto is started after the edge, aimed at its port
@@ -83,16 +88,16 @@ class Edge:
             session = self._local.session = requests.Session()
         return session
 
-    def invoke_async(self, function: str, payload: bytes) -> None:
-        thread = threading.Thread(target=self._invoke_quietly, args=(function, payload), daemon=True)
+    def invoke_async(self, function: str, payload: bytes, qualifier: str | None) -> None:
+        thread = threading.Thread(target=self._invoke_quietly, args=(function, payload, qualifier), daemon=True)
         self._background = [t for t in self._background if t.is_alive()] + [thread]
         thread.start()
 
-    def _invoke_quietly(self, function: str, payload: bytes) -> None:
+    def _invoke_quietly(self, function: str, payload: bytes, qualifier: str | None) -> None:
         """An Event invocation: its result goes nowhere, as on Lambda."""
         try:
-            self.runtime.invoke(function, payload)
-        except (UnknownFunction, RuntimeStopped):
+            self.runtime.invoke(function, payload, qualifier)
+        except (UnknownFunction, RuntimeStopped, ContradictoryQualifier):
             return
 
 
@@ -152,6 +157,12 @@ def _page_size(max_results: Any) -> int:
     return min(max_results, _HISTORY_PAGE_MAX)
 
 
+def _qualifier(query: str) -> str | None:
+    """Invoke's Qualifier parameter, from the request's query string."""
+    values = parse_qs(query).get("Qualifier")
+    return values[0] if values else None
+
+
 def _handler_for(edge: Edge) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -168,16 +179,22 @@ def _handler_for(edge: Edge) -> type[BaseHTTPRequestHandler]:
         def do_PUT(self) -> None:
             self._forward()
 
+        def do_HEAD(self) -> None:
+            self._relay(self._upstream(self._body()), head=True)
+
         def do_POST(self) -> None:
-            invoke = _INVOKE_PATH.match(self.path)
+            path, _, query = self.path.partition("?")
+            invoke = _INVOKE_PATH.match(path)
             if invoke:
-                self._invoke(unquote(invoke.group("name")))
+                self._invoke(unquote(invoke.group("name")), _qualifier(query))
             elif self.headers.get("X-Amz-Target", "").startswith(_CODEDEPLOY_TARGET):
                 self._codedeploy(self.headers["X-Amz-Target"][len(_CODEDEPLOY_TARGET) :])
             elif self.headers.get("X-Amz-Target") == _EXECUTION_HISTORY_TARGET:
                 self._execution_history()
             elif self._signed_service() == "cloudformation":
                 self._cloudformation()
+            elif self._signed_service() == "elasticloadbalancing":
+                self._load_balancers()
             else:
                 self._forward()
 
@@ -196,51 +213,51 @@ def _handler_for(edge: Edge) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def _invoke(self, function: str) -> None:
+        def _invoke(self, function: str, qualifier: str | None) -> None:
             payload = self._body()
             if self.headers.get("X-Amz-Invocation-Type") == "Event":
-                edge.invoke_async(function, payload)
+                edge.invoke_async(function, payload, qualifier)
                 self._reply(202, b"")
                 return
             try:
-                invocation = edge.runtime.invoke(function, payload)
+                invocation = edge.runtime.invoke(function, payload, qualifier)
             except UnknownFunction as error:
-                body = json.dumps({"Type": "User", "message": f"Function not found: {error}"}).encode()
-                self._reply(
-                    404, body, {"x-amzn-ErrorType": "ResourceNotFoundException", "Content-Type": "application/json"}
-                )
+                self._lambda_error(404, "ResourceNotFoundException", "User", f"Function not found: {error}")
+                return
+            except ContradictoryQualifier as error:
+                self._lambda_error(400, "InvalidParameterValueException", "User", str(error))
                 return
             except RuntimeStopped as error:
-                body = json.dumps({"Type": "Service", "message": str(error)}).encode()
-                self._reply(503, body, {"x-amzn-ErrorType": "ServiceException", "Content-Type": "application/json"})
+                self._lambda_error(503, "ServiceException", "Service", str(error))
                 return
-            headers = {"Content-Type": "application/json", "X-Amz-Executed-Version": "$LATEST"}
+            headers = {"Content-Type": "application/json", "X-Amz-Executed-Version": invocation.executed_version}
             if invocation.function_error:
                 headers["X-Amz-Function-Error"] = invocation.function_error
             self._reply(200, invocation.payload, headers)
 
+        def _lambda_error(self, status: int, code: str, fault: str, message: str) -> None:
+            body = json.dumps({"Type": fault, "message": message}).encode()
+            self._reply(status, body, {"x-amzn-ErrorType": code, "Content-Type": "application/json"})
+
         def _codedeploy(self, operation: str) -> None:
             request = json.loads(self._body() or b"{}")
             headers = {"Content-Type": "application/x-amz-json-1.1"}
-            if operation != "PutLifecycleEventHookExecutionStatus":
-                body = {"__type": "UnknownOperationException", "message": f"{operation} is not served locally"}
-                self._reply(400, json.dumps(body).encode(), headers)
-                return
             try:
-                hook_id = edge.codedeploy.put_lifecycle_event_hook_execution_status(
-                    request.get("deploymentId", ""),
-                    request.get("lifecycleEventHookExecutionId", ""),
-                    request.get("status", ""),
-                )
+                answer = edge.codedeploy.answer(operation, request)
             except CodeDeployError as error:
                 status = 500 if error.code in ("InternalFailure", "ServiceUnavailable") else 400
                 self._reply(status, json.dumps({"__type": error.code, "message": error.message}).encode(), headers)
                 return
-            self._reply(200, json.dumps({"lifecycleEventHookExecutionId": hook_id}).encode(), headers)
+            self._reply(200, json.dumps(answer).encode(), headers)
 
         def _cloudformation(self) -> None:
             form = dict(parse_qsl(self._body().decode("utf-8")))
             status, body = edge.cloudformation.answer(form)
+            self._reply(status, body, {"Content-Type": "text/xml"})
+
+        def _load_balancers(self) -> None:
+            form = dict(parse_qsl(self._body().decode("utf-8")))
+            status, body = edge.load_balancers.answer(form)
             self._reply(status, body, {"Content-Type": "text/xml"})
 
         def _execution_history(self) -> None:
@@ -288,8 +305,16 @@ def _handler_for(edge: Edge) -> type[BaseHTTPRequestHandler]:
             url = edge.upstream_url(self.headers.get("X-Amz-Target", "")).rstrip("/") + self.path
             return edge.upstream_session().request(self.command, url, data=body, headers=headers, timeout=60)
 
-        def _relay(self, response: requests.Response) -> None:
+        def _relay(self, response: requests.Response, head: bool = False) -> None:
             reply_headers = {name: value for name, value in response.headers.items() if name.lower() not in _HOP_BY_HOP}
-            self._reply(response.status_code, response.content, reply_headers)
+            if not head:
+                self._reply(response.status_code, response.content, reply_headers)
+                return
+            # A HEAD answer has no body, but its Content-Length is the size of the body a GET would get.
+            self.send_response(response.status_code)
+            for name, value in reply_headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", response.headers.get("Content-Length", "0"))
+            self.end_headers()
 
     return Handler

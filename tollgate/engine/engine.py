@@ -1,4 +1,5 @@
-"""The embedded engine: the app in template.yaml running on this machine, no AWS, no Docker."""
+"""The embedded engine: the app in template.yaml, and any templates of the user's own, running on this machine,
+no AWS, no Docker."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -15,11 +16,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from tollgate.engine.cloudformation import LocalCloudFormation, app_stack
 from tollgate.engine.codedeploy import LocalCodeDeploy
 from tollgate.engine.edge import Edge
+from tollgate.engine.elbv2 import LocalLoadBalancers
 from tollgate.engine.lambda_runtime import Invocation, LambdaRuntime, WorkerProcess
 from tollgate.engine.moto_server import MotoServer, start_moto_server
 from tollgate.engine.safety_net import SafetyNet
 from tollgate.engine.stack import REGION, TemplateError
-from tollgate.engine.template import AppTemplate, load_app
+from tollgate.engine.template import AppTemplate, FunctionSpec, ServiceTemplate, load_app, load_service
 
 APP_DIR = Path(__file__).resolve().parents[2]
 # A fixed edge port lets Step Functions Local be started with LAMBDA_ENDPOINT pointing at it.
@@ -38,6 +40,29 @@ def _load_app(template_path: Path) -> AppTemplate:
         raise EngineError(f"{template_path}: {error}") from None
 
 
+def _load_service(template_path: Path) -> ServiceTemplate:
+    try:
+        return load_service(template_path)
+    except (TemplateError, OSError) as error:
+        raise EngineError(f"{template_path}: {error}") from None
+
+
+def _all_functions(app: AppTemplate, app_path: Path, services: Sequence[ServiceTemplate]) -> dict[str, FunctionSpec]:
+    """Tollgate's functions and the services', by name: two functions of one name would be one function on AWS."""
+    functions = dict(app.functions)
+    defined_in = dict.fromkeys(app.functions, app_path)
+    for service in services:
+        for name, spec in service.functions.items():
+            if name in functions:
+                raise EngineError(
+                    f"{service.path}: function {spec.logical_id} is named {name}, as is {functions[name].logical_id}"
+                    f" in {defined_in[name]}: give one of them another FunctionName"
+                )
+            functions[name] = spec
+            defined_in[name] = service.path
+    return functions
+
+
 def _strings(document: Any) -> Iterator[str]:
     """Every string value in a JSON document."""
     if isinstance(document, str):
@@ -53,12 +78,22 @@ def _strings(document: Any) -> Iterator[str]:
 class LocalEngine:
     """Start with `with LocalEngine() as engine:`; everything binds to 127.0.0.1 and stops on exit."""
 
-    def __init__(self, app_dir: Path = APP_DIR, log_path: Path | None = None, sfn_endpoint: str | None = None) -> None:
+    def __init__(
+        self,
+        app_dir: Path = APP_DIR,
+        log_path: Path | None = None,
+        sfn_endpoint: str | None = None,
+        app_templates: Sequence[Path] = (),
+    ) -> None:
+        """`app_templates`: the user's own SAM templates, whose functions run beside Tollgate's under their names."""
         self.app: AppTemplate = _load_app(app_dir / "template.yaml")
+        self.services = tuple(_load_service(path) for path in app_templates)
+        self.functions = _all_functions(self.app, app_dir / "template.yaml", self.services)
         self.state_machine = self.app.state_machine
         self.log_path = log_path or Path(tempfile.mkdtemp(prefix="tollgate-")) / "engine.log"
         self.sfn_endpoint = sfn_endpoint
         self.codedeploy = LocalCodeDeploy()
+        self.load_balancers = LocalLoadBalancers()
         self.startup_seconds = 0.0
         self._log: IO[bytes] | None = None
         self._moto: MotoServer | None = None
@@ -88,11 +123,12 @@ class LocalEngine:
         edge_port = int(os.environ.get(EDGE_PORT_VARIABLE) or 0)
         log = self._log
         self.edge = Edge(
-            lambda url: LambdaRuntime(self.app.functions, url, log),
+            lambda url: LambdaRuntime(self.functions, url, log),
             self.codedeploy,
             LocalCloudFormation(app_stack(self.app)),
             self.sfn_endpoint,
             edge_port,
+            self.load_balancers,
         )
         self.runtime = self.edge.runtime
         # CloudWatch, Secrets Manager and SSM, even when Step Functions is external; it calls Lambda at the edge's port.
@@ -163,5 +199,5 @@ class LocalEngine:
         """The engine's processes: moto, and every zygote and worker of the Lambda runtime."""
         return ([self._moto.process] if self._moto else []) + self.runtime.processes()
 
-    def invoke(self, name: str, event: dict[str, Any]) -> Invocation:
-        return self.runtime.invoke(name, json.dumps(event).encode("utf-8"))
+    def invoke(self, name: str, event: dict[str, Any], qualifier: str | None = None) -> Invocation:
+        return self.runtime.invoke(name, json.dumps(event).encode("utf-8"), qualifier)

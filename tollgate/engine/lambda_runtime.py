@@ -36,14 +36,41 @@ _ZYGOTES = sys.platform == "linux"
 _INHERITED = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR", "SYSTEMROOT", "PYTHONHASHSEED")
 
 
+LATEST = "$LATEST"
+
+
 @dataclass(frozen=True)
 class Invocation:
     payload: bytes
     function_error: str | None = None  # "Unhandled" when the payload is an error, as Lambda's header says
+    executed_version: str = LATEST  # the version or alias asked for: locally each function has one version
 
 
 class UnknownFunction(LookupError):
     pass
+
+
+class ContradictoryQualifier(ValueError):
+    """The function's name or ARN ends in one qualifier and the Qualifier parameter names another."""
+
+
+@dataclass(frozen=True)
+class FunctionReference:
+    """What an Invoke names: a function, and maybe one of its versions or aliases."""
+
+    name: str
+    qualifier: str | None = None
+
+    @classmethod
+    def parse(cls, function: str, qualifier: str | None = None) -> FunctionReference:
+        """From a name, a partial ARN (123456789012:function:name) or an ARN, each maybe ending in :qualifier."""
+        name, _, derived = function.rsplit(":function:", 1)[-1].partition(":")
+        if derived and qualifier and derived != qualifier:
+            raise ContradictoryQualifier(
+                f"The derived qualifier from the function name ({derived}) does not match the specified qualifier"
+                f" ({qualifier})."
+            )
+        return cls(name, derived or qualifier or None)
 
 
 class RuntimeStopped(RuntimeError):
@@ -169,14 +196,15 @@ class _FunctionPool:
         if isinstance(worker, _Worker):  # a failed init is left for the first invocation to run again and answer
             self._release(worker)
 
-    def invoke(self, payload: bytes) -> Invocation:
+    def invoke(self, payload: bytes, qualifier: str | None = None) -> Invocation:
         worker = self._acquire()
         if not isinstance(worker, _Worker):
             return _error_invocation(worker)
         request = {
             "payload": payload.decode("utf-8") or "{}",
             "requestId": str(uuid.uuid4()),
-            "functionArn": self.spec.arn,
+            # The context's invoked_function_arn is the ARN as invoked: qualified when a version or alias was asked for.
+            "functionArn": self.spec.arn if qualifier is None else f"{self.spec.arn}:{qualifier}",
             "timeoutSeconds": self.spec.timeout_seconds,
         }
         reply = worker.invoke(request, self.spec.timeout_seconds)
@@ -334,14 +362,16 @@ class LambdaRuntime:
                 self._pools[name] = _FunctionPool(spec, environment, pool.log)
                 pool.stop()
 
-    def invoke(self, function: str, payload: bytes) -> Invocation:
+    def invoke(self, function: str, payload: bytes, qualifier: str | None = None) -> Invocation:
+        """Invoke a function by name or ARN; any version or alias of a function runs its one local version."""
         if self._stopped:
             raise RuntimeStopped("the local Lambda runtime has stopped")
-        name = function.rsplit(":function:", 1)[-1].split(":", 1)[0]
-        pool = self._pools.get(name)
+        reference = FunctionReference.parse(function, qualifier)
+        pool = self._pools.get(reference.name)
         if pool is None:
-            raise UnknownFunction(name)
-        return pool.invoke(payload)
+            raise UnknownFunction(reference.name)
+        invocation = pool.invoke(payload, reference.qualifier)
+        return replace(invocation, executed_version=reference.qualifier or LATEST)
 
     def processes(self) -> list[WorkerProcess]:
         """Every process now running for a function: zygotes, and workers warm or busy."""

@@ -1,10 +1,15 @@
-"""The SAM template as the engine runs it: transformed by SAM, its intrinsics resolved as in one local stack."""
+"""The SAM templates the engine runs: transformed by SAM, their intrinsics resolved as in one local stack each.
+
+template.yaml is Tollgate's app; a user's own template (`--app-template`) adds the functions of their service.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +41,10 @@ LOCAL_BUCKET = "tollgate-local"
 # changes between two runs.
 TRANSFORM_CACHE_DIR = Path("build") / "sam-transform"
 _TRANSFORM_CACHE_FORMAT = 1
+ALIAS_TYPE = "AWS::Lambda::Alias"
+# The UpdatePolicy SAM gives an AutoPublishAlias with a DeploymentPreference: CodeDeploy moves that alias.
+_CODEDEPLOY_ALIAS_UPDATE = "CodeDeployLambdaAliasUpdate"
+_STACK_NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9-]+")
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,31 @@ class AppTemplate:
         ]
 
 
+@dataclass(frozen=True)
+class AliasDeployment:
+    """A function whose alias CodeDeploy shifts to each new version (AutoPublishAlias with a DeploymentPreference)."""
+
+    function: str  # the function's name
+    logical_id: str  # the function's
+    alias: str
+    application: str  # the CodeDeploy application SAM made for the stack's deployments
+    deployment_group: str  # the function's deployment group in it
+
+
+@dataclass(frozen=True)
+class ServiceTemplate:
+    """A user's own SAM template: functions the engine runs beside Tollgate's, some deployed through CodeDeploy."""
+
+    path: Path
+    stack_name: str
+    functions: dict[str, FunctionSpec]  # by function name
+    alias_deployments: tuple[AliasDeployment, ...] = ()
+
+    def alias_deployment(self, function: str) -> AliasDeployment | None:
+        """How CodeDeploy deploys the function with this name or logical id, if it does."""
+        return next((found for found in self.alias_deployments if function in (found.function, found.logical_id)), None)
+
+
 class _CfnLoader(yaml.SafeLoader):
     """YAML with CloudFormation's short-form tags, without changing what yaml.safe_load does elsewhere."""
 
@@ -103,19 +137,93 @@ _CfnLoader.add_multi_constructor("!", intrinsics_multi_constructor)
 
 def read_template(path: Path) -> dict[str, Any]:
     """The template as written, short-form tags in their long form."""
-    document: dict[str, Any] = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506
+    try:
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506
+    except yaml.YAMLError as error:
+        raise TemplateError(f"not YAML: {error}") from None
+    if not isinstance(document, dict):
+        raise TemplateError("not a template: a template is a YAML or JSON object")
     return document
 
 
 def load_app(template_path: Path, stack_name: str = "tollgate-local") -> AppTemplate:
     """The functions and state machine of a SAM template, as CloudFormation would create them in one stack."""
     root = template_path.parent
-    stack = Stack(_translated(read_template(template_path), stack_name, root / TRANSFORM_CACHE_DIR), stack_name)
+    stack = _stack(template_path, stack_name)
     state_machine = _state_machine_spec(stack, root)
     rules = _execution_ended_rules(stack, state_machine.arn)
     functions = [_function_spec(stack, logical_id, root, rules) for logical_id in stack.resources_of(FUNCTION_TYPE)]
     outputs = tuple(_output(stack, key, output) for key, output in stack.outputs.items())
     return AppTemplate(stack_name, {spec.name: spec for spec in functions}, state_machine, outputs)
+
+
+def load_service(template_path: Path, stack_name: str | None = None) -> ServiceTemplate:
+    """The functions of a user's SAM template, as CloudFormation would create them in a stack of their own.
+
+    The stack is named after the template's directory unless a name is given; CodeUri is relative to the template.
+    """
+    stack_name = stack_name or service_stack_name(template_path)
+    root = template_path.parent
+    stack = _stack(template_path, stack_name)
+    functions = [_function_spec(stack, logical_id, root, {}) for logical_id in stack.resources_of(FUNCTION_TYPE)]
+    by_name = {spec.name: spec for spec in functions}
+    deployments = tuple(_alias_deployment(stack, logical_id, by_name) for logical_id in _codedeploy_aliases(stack))
+    return ServiceTemplate(template_path, stack_name, by_name, deployments)
+
+
+def service_stack_name(template_path: Path) -> str:
+    """The template's directory name as a stack name: letters, digits and hyphens, starting with a letter."""
+    name = _STACK_NAME_CHARACTERS.sub("-", template_path.resolve().parent.name).strip("-")
+    return name if name[:1].isalpha() else f"app-{name}".rstrip("-")
+
+
+def _stack(template_path: Path, stack_name: str) -> Stack:
+    document = read_template(template_path)
+    return Stack(_translated(document, stack_name, template_path.parent / TRANSFORM_CACHE_DIR), stack_name)
+
+
+def _codedeploy_aliases(stack: Stack) -> list[str]:
+    return [
+        logical_id
+        for logical_id in stack.resources_of(ALIAS_TYPE)
+        if _CODEDEPLOY_ALIAS_UPDATE in stack.resources[logical_id].get("UpdatePolicy", {})
+    ]
+
+
+def _alias_deployment(stack: Stack, alias_id: str, functions: dict[str, FunctionSpec]) -> AliasDeployment:
+    function = text(stack.property(alias_id, "FunctionName"), f"{alias_id}: FunctionName")
+    spec = functions.get(function)
+    if spec is None:
+        raise TemplateError(f"{alias_id}: FunctionName: {function} is not a function of this template")
+    update = stack.resources[alias_id]["UpdatePolicy"][_CODEDEPLOY_ALIAS_UPDATE]
+    at = f"{alias_id}: UpdatePolicy.{_CODEDEPLOY_ALIAS_UPDATE}"
+    return AliasDeployment(
+        function=function,
+        logical_id=spec.logical_id,
+        alias=text(stack.property(alias_id, "Name"), f"{alias_id}: Name"),
+        application=_codedeploy_name(stack, update.get("ApplicationName"), "ApplicationName", f"{at}.ApplicationName"),
+        deployment_group=_codedeploy_name(
+            stack, update.get("DeploymentGroupName"), "DeploymentGroupName", f"{at}.DeploymentGroupName"
+        ),
+    )
+
+
+def _codedeploy_name(stack: Stack, value: Any, name_property: str, at: str) -> str:
+    """The name of a CodeDeploy application or deployment group the alias's UpdatePolicy refers to.
+
+    The Stack resolves no Ref to CodeDeploy resources, so their names are made here the way it makes the others':
+    the resource's name property, or else <stack>-<LogicalId>.
+    """
+    match value:
+        case {"Ref": str() as logical_id} if logical_id in stack.resources:
+            explicit = stack.property(logical_id, name_property)
+            return (
+                f"{stack.name}-{logical_id}" if explicit is None else text(explicit, f"{logical_id}: {name_property}")
+            )
+        case None:
+            raise TemplateError(f"{at}: missing")
+        case _:
+            return text(stack.resolve(value, at), at)
 
 
 def _output(stack: Stack, key: str, output: dict[str, Any]) -> StackOutput:
@@ -188,6 +296,8 @@ def _transform(document: dict[str, Any], stack_name: str) -> dict[str, Any]:
     from samtranslator.translator.translator import Translator
 
     metrics = Metrics("ServerlessTransform", DummyMetricsPublisher())
+    # Its feature toggles warn, on every DeploymentPreference, of a toggle no local configuration can have.
+    logging.getLogger("samtranslator.feature_toggle.feature_toggle").setLevel(logging.ERROR)
     # samtranslator's transform() asks this machine's AWS configuration for the region; the engine's is fixed.
     translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=REGION), metrics=metrics)
     try:
@@ -282,6 +392,7 @@ def _execution_ended_rules(stack: Stack, state_machine_arn: str) -> dict[str, _E
 
 
 def _function_spec(stack: Stack, logical_id: str, root: Path, rules: dict[str, _ExecutionEndedRule]) -> FunctionSpec:
+    _require_python(stack, logical_id)
     arn = stack.arn(logical_id, logical_id)
     rule = rules.get(arn, _ExecutionEndedRule((), 0))
     return FunctionSpec(
@@ -295,6 +406,12 @@ def _function_spec(stack: Stack, logical_id: str, root: Path, rules: dict[str, _
         execution_ended_statuses=rule.statuses,
         execution_ended_retries=rule.retries,
     )
+
+
+def _require_python(stack: Stack, logical_id: str) -> None:
+    runtime = stack.property(logical_id, "Runtime")
+    if runtime is not None and not text(runtime, f"{logical_id}: Runtime").startswith("python"):
+        raise TemplateError(f"{logical_id}: Runtime: the engine runs Python functions, not {runtime}")
 
 
 def _timeout_seconds(stack: Stack, logical_id: str) -> float:

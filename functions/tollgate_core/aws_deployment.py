@@ -1,0 +1,103 @@
+"""boto3 adapters for what a hook reads before it starts a validation: the suite catalog in S3, the CodeDeploy
+deployment, and the listeners of its load balancer. Each client is made at its first use: most stacks need few."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from tollgate_core.codedeploy_deployment import CodeDeployDeployment, DeploymentProblem
+from tollgate_core.ports import Listener, SetupFailed, StoredSuite
+
+# Retries (mode and attempts) come from AWS_RETRY_MODE and AWS_MAX_ATTEMPTS, set in template.yaml.
+_CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=15)
+# A suite is a few KiB; anything this large is no suite, and reading it would only cost the hook its memory.
+MAX_SUITE_BYTES = 1024 * 1024
+_MISSING_KEY = {"NoSuchKey", "404", "NotFound"}
+
+
+class _LazyClient:
+    def __init__(self, service: str, client: Any = None) -> None:
+        self._service = service
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        self._client = self._client or boto3.client(self._service, config=_CLIENT_CONFIG)
+        return self._client
+
+
+class S3SuiteStore(_LazyClient):
+    def __init__(self, client: Any = None) -> None:
+        super().__init__("s3", client)
+
+    def read(self, bucket: str, key: str) -> StoredSuite | None:
+        where = f"s3://{bucket}/{key}"
+        try:
+            response = self.client.get_object(Bucket=bucket, Key=key)
+        except ClientError as error:
+            if _code(error) in _MISSING_KEY or (_code(error) == "AccessDenied" and self._absent(bucket, key)):
+                return None
+            raise SetupFailed(f"cannot read the suite {where}: {_described(error)}") from error
+        except BotoCoreError as error:
+            raise SetupFailed(f"cannot read the suite {where}: {error}") from error
+        if int(response.get("ContentLength") or 0) > MAX_SUITE_BYTES:
+            raise SetupFailed(f"the suite {where} is {response['ContentLength']} bytes; a suite is at most 1 MiB")
+        with response["Body"] as body:
+            content: bytes = body.read()
+        return StoredSuite(content, response.get("VersionId"), response.get("ETag"))
+
+    def _absent(self, bucket: str, key: str) -> bool:
+        """Whether a key GetObject was denied does not exist.
+
+        S3 answers NoSuchKey only to a caller who may list the bucket; the hook may list only the catalog's
+        prefix, and whether S3 applies that condition to GetObject's own check is not documented. A listing
+        of exactly this key carries the prefix, so it tells a missing suite from a refused one either way.
+        """
+        try:
+            listing = self.client.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
+        except (ClientError, BotoCoreError):
+            return False
+        return not any(entry.get("Key") == key for entry in listing.get("Contents", []))
+
+
+class CodeDeployDeploymentReader(_LazyClient):
+    def __init__(self, client: Any = None) -> None:
+        super().__init__("codedeploy", client)
+
+    def read(self, deployment_id: str) -> CodeDeployDeployment:
+        try:
+            info = self.client.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+        except (ClientError, BotoCoreError) as error:
+            raise SetupFailed(f"cannot read deployment {deployment_id}: {_described(error)}") from error
+        try:
+            return CodeDeployDeployment.from_deployment_info(info)
+        except DeploymentProblem as problem:
+            raise SetupFailed(str(problem)) from problem
+
+
+class ElbListenerReader(_LazyClient):
+    def __init__(self, client: Any = None) -> None:
+        super().__init__("elbv2", client)
+
+    def read(self, listener_arn: str) -> Listener:
+        try:
+            listener = self.client.describe_listeners(ListenerArns=[listener_arn])["Listeners"][0]
+            balancer_arn = listener["LoadBalancerArn"]
+            balancer = self.client.describe_load_balancers(LoadBalancerArns=[balancer_arn])["LoadBalancers"][0]
+        except (ClientError, BotoCoreError, IndexError, KeyError) as error:
+            raise SetupFailed(f"cannot read listener {listener_arn}: {_described(error)}") from error
+        return Listener(listener_arn, listener["Protocol"], int(listener["Port"]), balancer["DNSName"])
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _described(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        return f"{_code(error)}: {error.response.get('Error', {}).get('Message', '')}".rstrip(": ")
+    return str(error) or type(error).__name__

@@ -1,0 +1,16 @@
+"""A user's function: answers with the payload it was given, or raises when the payload asks it to."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+
+class EchoFailure(RuntimeError):
+    pass
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if event.get("fail"):
+        raise EchoFailure(str(event["fail"]))
+    return {"echo": event, "greeting": os.environ.get("GREETING"), "function": context.function_name}
