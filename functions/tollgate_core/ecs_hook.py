@@ -116,7 +116,9 @@ def answer_hook(
     try:
         return _answer(invocation, settings, starter, reader, suites or NoSuiteStore())
     except SuiteError as invalid:
-        return failed(f"invalid suite: {'; '.join(invalid.problems)}")
+        # A published suite is named: which object of the catalog to fix is not obvious from the stage alone.
+        published = f"{invalid.source}: " if invalid.source.startswith(S3_SCHEME) else ""
+        return failed(f"invalid suite: {published}{'; '.join(invalid.problems)}")
     except SetupFailed as problem:
         return failed(str(problem))
     except Exception as error:  # noqa: BLE001 - our own bug must still be an answer that says why
