@@ -131,6 +131,18 @@ def test_by_default_the_hooks_run_bundled_suites_and_the_probe_stays_outside_any
     }
 
 
+def test_the_codedeploy_hooks_fall_back_to_their_bundled_suites_unless_told_not_to() -> None:
+    codedeploy_hooks = [hook for hook in HOOKS if hook != "EcsHookFunction"]
+    by_default = deployed(SuiteBucket="platform-suites")
+    assert [environment(by_default, hook)["SUITE_PATH"] for hook in codedeploy_hooks] == [
+        "suites/after-allow-test-traffic.yaml",
+        "suites/before-allow-traffic.yaml",
+        "suites/after-allow-traffic.yaml",
+    ]
+    without = deployed(SuiteBucket="platform-suites", BundledSuites="none")
+    assert [environment(without, hook)["SUITE_PATH"] for hook in codedeploy_hooks] == ["", "", ""]
+
+
 def test_with_a_catalog_every_hook_reads_suites_under_its_prefix_and_nothing_else_does() -> None:
     # Given a stack whose suites are published in s3://shop-suites/teams/
     stack = deployed(SuiteBucket="shop-suites", SuitePrefix="teams/")
