@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING
 
 from tollgate.ecs_run import DEFAULT_LIFECYCLE_STAGES, DEFAULT_STEPS, NoEcsHook, ecs_hook_function, run_ecs_deployment
 from tollgate.engine.ecs import Strategy
+from tollgate.engine.elbv2 import ListenerUrlError, LocalLoadBalancers
 from tollgate.engine.engine import EngineError, LocalEngine
+from tollgate.engine.template import AliasDeployment
 from tollgate.inspection import (
     DEFAULT_SCAN,
     STATE_MACHINE_OUTPUT,
@@ -100,7 +102,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--suite", required=True, type=Path, help="suite file (YAML or JSON)")
     run.add_argument("--target", help="base URL to probe; overrides the suite's target.baseUrl")
     _add_controller_arguments(run)
-    run.add_argument("--lifecycle-event", help=f"CodeDeploy: the hook to run (default: {DEFAULT_LIFECYCLE_EVENT})")
+    run.add_argument(
+        "--lifecycle-event",
+        help=f"CodeDeploy: the hook to run (default: {DEFAULT_LIFECYCLE_EVENT}; "
+        f"{LAMBDA_DEFAULT_LIFECYCLE_EVENT} with --app-template)",
+    )
     run.add_argument(
         "--lifecycle-stage",
         choices=[stage.value for stage in LifecycleStage],
@@ -166,7 +172,8 @@ def _add_deployment_arguments(parser: argparse.ArgumentParser) -> None:
     deployment.add_argument(
         "--production-listener",
         metavar="URL",
-        help="and production traffic here (target.fromDeployment: productionListener)",
+        help="and production traffic here, on the same host and another port "
+        "(target.fromDeployment: productionListener)",
     )
     deployment.add_argument(
         "--app-template",
@@ -175,13 +182,14 @@ def _add_deployment_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="PATH",
         help="load this SAM template's functions (your own service) into the engine: the deployment is a Lambda "
-        "deployment of its function with AutoPublishAlias and DeploymentPreference, and invoke routes call "
-        "its functions; repeatable",
+        "deployment of its function with AutoPublishAlias and DeploymentPreference, validated by the "
+        f"{' or '.join(LAMBDA_LIFECYCLE_EVENTS)} hook, and invoke routes call its functions; repeatable",
     )
     deployment.add_argument(
         "--function",
         metavar="NAME",
-        help="the --app-template function the Lambda deployment ships (name or logical id; default: its only one)",
+        help="the --app-template function the Lambda deployment ships (name or logical id; default: the only one "
+        "with AutoPublishAlias and DeploymentPreference)",
     )
 
 
@@ -311,15 +319,47 @@ def _codedeploy_deployment(arguments: argparse.Namespace, ecs: _EcsDeployment | 
         raise UsageError(f"{', '.join(given)}: CodeDeploy deployments only; ECS reads hookDetails")
     if bool(arguments.application) != bool(arguments.deployment_group):
         raise UsageError("--application and --deployment-group go together: they name the suite's catalog entry")
-    if arguments.function and not arguments.app_template:
+    _check_listeners(arguments.test_listener, arguments.production_listener)
+    if arguments.app_template:
+        _check_lambda_deployment(arguments)
+    elif arguments.function:
         raise UsageError("--function names a function of an --app-template")
-    if arguments.app_template and (arguments.lifecycle_event or LAMBDA_DEFAULT_LIFECYCLE_EVENT) not in (
-        LAMBDA_LIFECYCLE_EVENTS
-    ):
-        raise UsageError(f"--app-template: a Lambda deployment runs {' and '.join(LAMBDA_LIFECYCLE_EVENTS)} hooks")
     return LocalDeployment(
         arguments.application, arguments.deployment_group, arguments.test_listener, arguments.production_listener
     )
+
+
+def _check_listeners(test_listener: str | None, production_listener: str | None) -> None:
+    """The listener URLs, checked before the engine starts as its load balancer checks them when it makes one."""
+    given = [
+        option
+        for option, url in (("--test-listener", test_listener), ("--production-listener", production_listener))
+        if url
+    ]
+    if not given:
+        return
+    try:
+        # A load balancer of its own, thrown away: the engine's is made with the deployment, once the engine runs.
+        LocalLoadBalancers().add(test_listener, production_listener)
+    except ListenerUrlError as error:
+        raise UsageError(f"{' and '.join(given)}: {error}") from None
+
+
+def _check_lambda_deployment(arguments: argparse.Namespace) -> None:
+    """A Lambda deployment: its templates exist, its hook is a Lambda one, and no load balancer routes its traffic."""
+    missing = [str(path) for path in arguments.app_template if not path.is_file()]
+    if missing:
+        raise UsageError(f"--app-template {', '.join(missing)}: no such file")
+    if (arguments.lifecycle_event or LAMBDA_DEFAULT_LIFECYCLE_EVENT) not in LAMBDA_LIFECYCLE_EVENTS:
+        raise UsageError(
+            f"--app-template with --lifecycle-event {arguments.lifecycle_event}: a Lambda deployment runs "
+            f"{' and '.join(LAMBDA_LIFECYCLE_EVENTS)} hooks"
+        )
+    if arguments.test_listener or arguments.production_listener:
+        raise UsageError(
+            "--test-listener and --production-listener: a Lambda deployment (--app-template) routes no traffic "
+            "through a load balancer; aim HTTP routes with target.baseUrl or --target"
+        )
 
 
 def _lambda_deployment(engine: LocalEngine, request: _RunRequest) -> LocalDeployment:
@@ -327,17 +367,34 @@ def _lambda_deployment(engine: LocalEngine, request: _RunRequest) -> LocalDeploy
     if not engine.services:
         return request.deployment
     deployments = [found for service in engine.services for found in service.alias_deployments]
+    chosen = deployments
     if request.function:
         chosen = [found for found in deployments if request.function in (found.function, found.logical_id)]
         if not chosen:
-            known = ", ".join(found.logical_id for found in deployments) or "none"
-            raise UsageError(f"--function {request.function}: no such function deployed through CodeDeploy ({known})")
-    else:
-        chosen = deployments
-    if len(chosen) != 1:
-        names = ", ".join(found.logical_id for found in chosen) or "none has AutoPublishAlias and DeploymentPreference"
-        raise UsageError(f"--app-template: name the function the deployment ships with --function ({names})")
+            raise UsageError(_not_deployed(engine, request.function, deployments))
+    if not chosen:
+        raise UsageError(
+            "--app-template: no function has AutoPublishAlias and DeploymentPreference, so CodeDeploy deploys none"
+        )
+    if len(chosen) > 1:
+        names = ", ".join(f"{found.function} ({found.logical_id})" for found in chosen)
+        raise UsageError(f"--app-template: name the function the deployment ships with --function: {names}")
     return replace(request.deployment, function=chosen[0])
+
+
+def _not_deployed(engine: LocalEngine, function: str, deployments: list[AliasDeployment]) -> str:
+    """Why --function names no deployed function: no template has it, or it has no DeploymentPreference."""
+    deployed = ", ".join(f"{found.function} ({found.logical_id})" for found in deployments) or "none"
+    known = [spec for service in engine.services for spec in service.functions.values()]
+    if any(function in (spec.name, spec.logical_id) for spec in known):
+        return (
+            f"--function {function}: CodeDeploy does not deploy it (it has no AutoPublishAlias and "
+            f"DeploymentPreference); deployed through CodeDeploy: {deployed}"
+        )
+    return (
+        f"--function {function}: no --app-template has a function of that name or logical id; "
+        f"deployed through CodeDeploy: {deployed}"
+    )
 
 
 def _ecs_deployment(arguments: argparse.Namespace) -> _EcsDeployment | None:

@@ -18,8 +18,9 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from tollgate_core.budget import DEFAULT_HOOK_BUDGET_SECONDS
 from tollgate_core.contracts import LifecycleStage
-from tollgate_core.suite import SuiteError, load_suite
+from tollgate_core.suite import Suite, SuiteError, load_suite
 from tollgate_core.suite_catalog import DEFAULT_SUITE_PREFIX, CatalogEntry, codedeploy_entry, ecs_entry
+from tollgate_core.suite_targets import codedeploy_only_problem
 
 EXIT_PUBLISHED, EXIT_UPLOAD_FAILED, EXIT_USAGE = 0, 1, 2
 # The CodeDeploy lifecycle events a Tollgate hook serves (template.yaml); CodeDeploy has others, run by no hook of ours.
@@ -65,6 +66,7 @@ class SuiteFile:
     path: Path
     body: bytes
     extension: str  # .yaml or .json
+    suite: Suite
 
     @property
     def content_type(self) -> str:
@@ -159,6 +161,9 @@ def publish_command(arguments: argparse.Namespace, connect: S3Connector = s3_cli
     try:
         entry = catalog_entry(arguments)
         suite_file = checked_suite_file(arguments.suite, arguments.budget_seconds)
+        problem = served_problem(suite_file.suite, arguments)
+        if problem:
+            raise SuiteError([problem], str(arguments.suite))
     except (PublishUsageError, SuiteError) as error:
         print(error, file=sys.stderr)
         return EXIT_USAGE
@@ -213,11 +218,23 @@ def checked_suite_file(path: Path, budget_seconds: float) -> SuiteFile:
     extension = _CATALOG_EXTENSIONS.get(path.suffix.lower())
     if extension is None:
         raise PublishUsageError(f"--suite {path}: name it .yaml, .yml or .json; the hook reads <key>.yaml or .json")
-    load_suite(path, budget_seconds)
+    suite = load_suite(path, budget_seconds)
     body = path.read_bytes()
     if extension == ".json":
         _require_json(body, str(path))
-    return SuiteFile(path, body, extension)
+    return SuiteFile(path, body, extension, suite)
+
+
+def served_problem(suite: Suite, arguments: argparse.Namespace) -> str | None:
+    """Why the hook that reads this entry could never run the suite: it asks what that deployment cannot tell."""
+    if arguments.cluster is not None:
+        return codedeploy_only_problem(suite)
+    if arguments.lifecycle_event == "BeforeAllowTraffic" and suite.needs_deployment_target:
+        return (
+            "target.fromDeployment: BeforeAllowTraffic validates Lambda deployments, which route no traffic "
+            "through a load balancer listener; give target.baseUrl"
+        )
+    return None
 
 
 def _require_json(body: bytes, source: str) -> None:

@@ -15,6 +15,7 @@ from tollgate_core.contracts import (
     Deployment,
     EcsDeployment,
     EcsHookStatus,
+    ExecutionOutput,
     HookStatus,
     LambdaTarget,
     ProbeResult,
@@ -100,6 +101,13 @@ class EcsStepsRunReport(EcsRunReport):
     steps: list[StepReport]
 
 
+def _target(summary: ExecutionOutput | None, suite: Suite) -> TargetSummary:
+    """The execution's own target when it has one: the hook may have resolved it from the deployment."""
+    if summary is not None and summary["target"] is not None:
+        return summary["target"]
+    return {"baseUrl": suite.target["baseUrl"], "verifyTls": suite.target["verifyTls"]}
+
+
 def build_report(
     outcome: RunOutcome,
     suite: Suite,
@@ -123,7 +131,7 @@ def build_report(
         "executionArn": outcome.execution_arn,
         "durationSeconds": outcome.duration_seconds,
         "reason": _reason(outcome),
-        "target": {"baseUrl": suite.target["baseUrl"], "verifyTls": suite.target["verifyTls"]},
+        "target": _target(summary, suite),
         **deployment_resolution(deployment or _deployment_of(outcome)),
         "stages": [
             {

@@ -16,6 +16,8 @@ from tollgate_core.observability import logger, metrics
 from tollgate_core.settings import EcsHookSettings
 
 SETTINGS = EcsHookSettings.from_env()
+# Of the invocation's time, what starting the execution and answering ECS may need after reading the suite.
+START_AND_ANSWER_SECONDS = 10.0
 
 
 @cache
@@ -27,7 +29,8 @@ def _adapters() -> tuple[StepFunctionsStarter, StepFunctionsDescriber, S3SuiteSt
 @metrics.log_metrics
 def handler(event: Any, context: LambdaContext) -> EcsHookAnswer:
     starter, reader, suites = _adapters()
-    answer = answer_hook(event, SETTINGS, starter, reader, suites)
+    prepare_within = context.get_remaining_time_in_millis() / 1000 - START_AND_ANSWER_SECONDS
+    answer = answer_hook(event, SETTINGS, starter, reader, suites, prepare_within)
     arn = answer["hookDetails"].get("executionArn")
     logger.info(
         "answer to ECS",

@@ -18,6 +18,8 @@ from tollgate_core.validation_metrics import record_started
 from tollgate_core.validation_start import DeploymentSources, StartedValidation, start_validation
 
 SETTINGS = HookSettings.from_env()
+# Of the invocation's time, what starting the execution, or reporting Failed, may need after preparing it.
+START_OR_REPORT_SECONDS = 10.0
 
 
 @cache
@@ -37,7 +39,8 @@ def handler(event: CodeDeployLifecycleHookEvent, context: LambdaContext) -> dict
         logger.error("malformed CodeDeploy hook event: no status can be reported", extra={"event": event.raw_event})
         return {"started": False, "reason": "event lacks DeploymentId or LifecycleEventHookExecutionId"}
     starter, reporter, sources = _adapters()
-    started = start_validation(hook, SETTINGS, starter, reporter, sources)
+    prepare_within = context.get_remaining_time_in_millis() / 1000 - START_OR_REPORT_SECONDS
+    started = start_validation(hook, SETTINGS, starter, reporter, sources, prepare_within)
     if not started.already_started:
         record_started(SETTINGS.lifecycle_event, started.execution_arn)
     _log_console_link(started)

@@ -38,30 +38,21 @@ class S3SuiteStore(_LazyClient):
         where = f"s3://{bucket}/{key}"
         try:
             response = self.client.get_object(Bucket=bucket, Key=key)
+            with response["Body"] as body:
+                if int(response.get("ContentLength") or 0) > MAX_SUITE_BYTES:
+                    raise SetupFailed(f"the suite {where} is {response['ContentLength']} bytes; at most 1 MiB")
+                content: bytes = body.read()
         except ClientError as error:
-            if _code(error) in _MISSING_KEY or (_code(error) == "AccessDenied" and self._absent(bucket, key)):
+            if _code(error) in _MISSING_KEY or (
+                _code(error) == "AccessDenied" and not key_listed(self.client, bucket, key)
+            ):
                 return None
             raise SetupFailed(f"cannot read the suite {where}: {_described(error)}") from error
-        except BotoCoreError as error:
+        except BotoCoreError as error:  # unreachable, or the body broke off: no suite to judge by
             raise SetupFailed(f"cannot read the suite {where}: {error}") from error
-        if int(response.get("ContentLength") or 0) > MAX_SUITE_BYTES:
-            raise SetupFailed(f"the suite {where} is {response['ContentLength']} bytes; a suite is at most 1 MiB")
-        with response["Body"] as body:
-            content: bytes = body.read()
-        return StoredSuite(content, response.get("VersionId"), response.get("ETag"))
-
-    def _absent(self, bucket: str, key: str) -> bool:
-        """Whether a key GetObject was denied does not exist.
-
-        S3 answers NoSuchKey only to a caller who may list the bucket; the hook may list only the catalog's
-        prefix, and whether S3 applies that condition to GetObject's own check is not documented. A listing
-        of exactly this key carries the prefix, so it tells a missing suite from a refused one either way.
-        """
-        try:
-            listing = self.client.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
-        except (ClientError, BotoCoreError):
-            return False
-        return not any(entry.get("Key") == key for entry in listing.get("Contents", []))
+        # A bucket whose versioning is suspended gives objects the version id "null": no version to pin.
+        version_id = response.get("VersionId")
+        return StoredSuite(content, version_id if version_id != "null" else None, response.get("ETag"))
 
 
 class CodeDeployDeploymentReader(_LazyClient):
@@ -88,9 +79,25 @@ class ElbListenerReader(_LazyClient):
             listener = self.client.describe_listeners(ListenerArns=[listener_arn])["Listeners"][0]
             balancer_arn = listener["LoadBalancerArn"]
             balancer = self.client.describe_load_balancers(LoadBalancerArns=[balancer_arn])["LoadBalancers"][0]
+            # A Gateway Load Balancer's listener has neither: no URL to probe.
+            return Listener(listener_arn, listener["Protocol"], int(listener["Port"]), balancer["DNSName"])
         except (ClientError, BotoCoreError, IndexError, KeyError) as error:
             raise SetupFailed(f"cannot read listener {listener_arn}: {_described(error)}") from error
-        return Listener(listener_arn, listener["Protocol"], int(listener["Port"]), balancer["DNSName"])
+
+
+def key_listed(s3: Any, bucket: str, key: str) -> bool:
+    """Whether a listing of exactly this key shows it: True also when the listing itself is refused.
+
+    S3 answers NoSuchKey only to a caller who may list the bucket; the hooks may list only the catalog's prefix,
+    and whether S3 applies that condition to the check it makes for a missing key is not documented. A listing of
+    exactly this key carries the prefix, so it tells a missing suite from a refused one either way. The key sorts
+    first among the keys it prefixes.
+    """
+    try:
+        listing = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
+    except (ClientError, BotoCoreError):
+        return True
+    return any(entry.get("Key") == key for entry in listing.get("Contents", []))
 
 
 def _code(error: ClientError) -> str:

@@ -24,11 +24,11 @@ from tollgate_core.contracts import (
     HookStatus,
     LifecycleStage,
 )
+from tollgate_core.deadline import within
 from tollgate_core.execution_name import execution_name
 from tollgate_core.observability import logger
 from tollgate_core.ports import (
     ExecutionReader,
-    Listener,
     SetupFailed,
     SuiteStore,
     ValidationAlreadyStarted,
@@ -49,7 +49,7 @@ from tollgate_core.suite_resolution import (
 )
 from tollgate_core.suite_targets import aim_suite, function_arn_prefix
 from tollgate_core.validation_metrics import record_started
-from tollgate_core.validation_start import execution_input
+from tollgate_core.validation_start import DEFAULT_PREPARE_SECONDS, execution_input
 
 # The stages each have a bundled suite unless the hook's configuration names one.
 DEFAULT_SUITES = {
@@ -106,7 +106,8 @@ def answer_hook(
     settings: EcsHookSettings,
     starter: WorkflowStarter,
     reader: ExecutionReader,
-    suites: SuiteStore | None = None,
+    suites: SuiteStore,
+    prepare_within_seconds: float = DEFAULT_PREPARE_SECONDS,
 ) -> EcsHookAnswer:
     """The answer ECS reads; never an exception."""
     try:
@@ -114,7 +115,7 @@ def answer_hook(
     except MalformedEcsEvent as malformed:
         return failed(f"malformed ECS hook event: {malformed}")
     try:
-        return _answer(invocation, settings, starter, reader, suites or NoSuiteStore())
+        return _answer(invocation, settings, starter, reader, suites, prepare_within_seconds)
     except SuiteError as invalid:
         # A published suite is named: which object of the catalog to fix is not obvious from the stage alone.
         published = f"{invalid.source}: " if invalid.source.startswith(S3_SCHEME) else ""
@@ -126,26 +127,21 @@ def answer_hook(
         return failed(f"the hook failed: {type(error).__name__}: {error}")
 
 
-class NoSuiteStore:
-    """For a hook given no S3 client: any suite it would read from S3 is a failure that says so."""
-
-    def read(self, bucket: str, key: str) -> None:
-        raise SetupFailed(f"cannot read s3://{bucket}/{key}: this hook reads no suite from S3")
-
-
 def _answer(
     invocation: EcsHookEvent,
     settings: EcsHookSettings,
     starter: WorkflowStarter,
     reader: ExecutionReader,
     suites: SuiteStore,
+    prepare_within_seconds: float = DEFAULT_PREPARE_SECONDS,
 ) -> EcsHookAnswer:
     if is_rollback(invocation):
         return succeeded(f"rollback at {invocation.lifecycle_stage}: Tollgate never blocks a rollback")
     execution_arn = invocation.hook_details.get("executionArn")
     if isinstance(execution_arn, str) and execution_arn:
         return _poll(execution_arn, invocation, reader)
-    return _start(invocation, settings, starter, suites)
+    resolved = within(prepare_within_seconds, "reading the suite", lambda: resolve_suite(invocation, settings, suites))
+    return _start(invocation, resolved, settings, starter)
 
 
 def is_rollback(invocation: EcsHookEvent) -> bool:
@@ -158,9 +154,8 @@ def is_rollback(invocation: EcsHookEvent) -> bool:
 
 
 def _start(
-    invocation: EcsHookEvent, settings: EcsHookSettings, starter: WorkflowStarter, suites: SuiteStore
+    invocation: EcsHookEvent, resolved: ResolvedSuite | str, settings: EcsHookSettings, starter: WorkflowStarter
 ) -> EcsHookAnswer:
-    resolved = resolve_suite(invocation, settings, suites)
     if isinstance(resolved, str):
         return succeeded(resolved)
     suite = resolved.suite
@@ -238,14 +233,8 @@ def resolve_suite(invocation: EcsHookEvent, settings: EcsHookSettings, suites: S
     base_url = invocation.hook_details.get("targetBaseUrl", settings.target_base_url)
     if base_url is not None and not isinstance(base_url, str):
         raise SuiteError(["hookDetails.targetBaseUrl: must be a URL"])
-    aimed = aim_suite(found.suite, base_url, None, _NO_LISTENERS, function_arn_prefix(settings.state_machine_arn))
+    aimed = aim_suite(found.suite, base_url, None, function_arn_prefix(settings.state_machine_arn))
     return ResolvedSuite(aimed.suite, found.source)
-
-
-def suite_for(invocation: EcsHookEvent, settings: EcsHookSettings, suites: SuiteStore | None = None) -> Suite | None:
-    """The suite that judges this invocation, aimed at its target; None: nothing to validate."""
-    resolved = resolve_suite(invocation, settings, suites or NoSuiteStore())
-    return None if isinstance(resolved, str) else resolved.suite
 
 
 def _configured_suite(invocation: EcsHookEvent, settings: EcsHookSettings, suites: SuiteStore) -> ResolvedSuite | None:
@@ -269,9 +258,14 @@ def _catalog_suite(invocation: EcsHookEvent, settings: EcsHookSettings, suites: 
 
 
 def _catalog_entry(invocation: EcsHookEvent, settings: EcsHookSettings) -> CatalogEntry | None:
-    service = cluster_and_service(invocation.service_arn)
-    if settings.catalog is None or service is None:
+    if settings.catalog is None:
         return None
+    service = cluster_and_service(invocation.service_arn)
+    if service is None:  # with the catalog on, a bundled suite must never stand in for one that may be published
+        raise SetupFailed(
+            f"executionDetails.serviceArn: {invocation.service_arn!r} names no cluster and service "
+            "(arn:aws:ecs:<region>:<account>:service/<cluster>/<service>): the service's suite cannot be looked up"
+        )
     return ecs_entry(settings.catalog.prefix, *service, invocation.lifecycle_stage)
 
 
@@ -280,16 +274,6 @@ def _catalog_miss(invocation: EcsHookEvent, settings: EcsHookSettings) -> str:
     if entry is None or settings.catalog is None:
         return ""
     return f": no suite at {catalog_location(settings.catalog.bucket, entry)} and none bundled for the stage"
-
-
-class _NoListeners:
-    """ECS-native deployments name no CodeDeploy listeners: aim_suite refuses fromDeployment before asking."""
-
-    def read(self, listener_arn: str) -> Listener:
-        raise SetupFailed(f"cannot read listener {listener_arn}: an ECS hook reads no listeners")
-
-
-_NO_LISTENERS = _NoListeners()
 
 
 def _bundled(suites_dir: Path, name: str) -> Path:

@@ -15,6 +15,14 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True)
+class CodeDeployFacts:
+    """What a CodeDeploy deployment can tell about itself: the deployment, read once asked, and its listeners."""
+
+    deployment: Callable[[], CodeDeployDeployment]
+    listeners: ListenerReader
+
+
+@dataclass(frozen=True)
 class AimedSuite:
     suite: Suite
     target_listener: TargetListener | None  # when target.fromDeployment was resolved
@@ -22,27 +30,24 @@ class AimedSuite:
 
 
 def aim_suite(
-    suite: Suite,
-    override_base_url: str | None,
-    deployment: Callable[[], CodeDeployDeployment] | None,
-    listeners: ListenerReader,
-    function_arn_prefix: str,
+    suite: Suite, override_base_url: str | None, codedeploy: CodeDeployFacts | None, function_arn_prefix: str
 ) -> AimedSuite:
     """The suite with its target URL and invoked functions filled in.
 
     `override_base_url` (the stack's TargetBaseUrl, an ECS hook's targetBaseUrl) wins over `fromDeployment`;
-    `deployment` reads the CodeDeploy deployment once asked, and is None for ECS-native deployments.
+    `codedeploy` is None for ECS-native deployments, which name no listeners and ship no function version.
     """
     target_listener: TargetListener | None = None
     role = suite.needs_deployment_target
     if override_base_url or role is None:
         suite = suite.with_base_url(override_base_url)
     else:
-        target_listener = listener_target(role, _deployment(deployment, "target.fromDeployment")(), listeners)
+        facts = _codedeploy(codedeploy, "target.fromDeployment")
+        target_listener = listener_target(role, facts.deployment(), facts.listeners)
         suite = suite.with_base_url(target_listener["url"])
     lambda_target: LambdaTarget | None = None
     if suite.needs_function_target:
-        lambda_target = _deployment(deployment, "invoke.function")().lambda_target(function_arn_prefix)
+        lambda_target = _codedeploy(codedeploy, "invoke.function").deployment().lambda_target(function_arn_prefix)
         suite = suite.with_function_target(lambda_target["arn"])
     return AimedSuite(suite, target_listener, lambda_target)
 
@@ -71,14 +76,23 @@ def function_arn_prefix(state_machine_arn: str) -> str:
     return f"arn:{partition}:lambda:{region}:{account}:function:"
 
 
-def _deployment(
-    deployment: Callable[[], CodeDeployDeployment] | None, field: str
-) -> Callable[[], CodeDeployDeployment]:
-    if deployment is None:
-        raise SuiteError(
-            [
-                f"{field}: only a CodeDeploy deployment names its listeners and function versions; "
-                "for an ECS-native deployment give target.baseUrl (or hookDetails.targetBaseUrl) and invoke.function"
-            ]
-        )
-    return deployment
+def codedeploy_only_problem(suite: Suite) -> str | None:
+    """Why a suite cannot judge an ECS-native deployment: it asks what only a CodeDeploy deployment tells."""
+    if suite.needs_deployment_target:
+        return _codedeploy_only("target.fromDeployment")
+    if suite.needs_function_target:
+        return _codedeploy_only("invoke.function")
+    return None
+
+
+def _codedeploy_only(field: str) -> str:
+    return (
+        f"{field}: only a CodeDeploy deployment names its listeners and function versions; "
+        "for an ECS-native deployment give target.baseUrl (or hookDetails.targetBaseUrl) and invoke.function"
+    )
+
+
+def _codedeploy(codedeploy: CodeDeployFacts | None, field: str) -> CodeDeployFacts:
+    if codedeploy is None:
+        raise SuiteError([_codedeploy_only(field)])
+    return codedeploy

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tollgate_core.codedeploy_deployment import CodeDeployDeployment
+from tollgate_core.codedeploy_deployment import CodeDeployDeployment, DeploymentProblem
 from tollgate_core.contracts import Controller, Deployment, EcsDeployment, ExecutionInput, HookStatus
+from tollgate_core.deadline import within
 from tollgate_core.execution_name import execution_name
 from tollgate_core.observability import logger
 from tollgate_core.ports import (
@@ -24,7 +25,10 @@ from tollgate_core.settings import HookSettings
 from tollgate_core.suite import Suite, SuiteError
 from tollgate_core.suite_catalog import codedeploy_entry
 from tollgate_core.suite_resolution import ResolvedSuite, SuiteNotFound, catalog_location, catalog_suite, file_suite
-from tollgate_core.suite_targets import aim_suite, function_arn_prefix
+from tollgate_core.suite_targets import CodeDeployFacts, aim_suite, function_arn_prefix
+
+# How long a hook may spend reading the suite, the deployment and its listeners when its invocation does not say.
+DEFAULT_PREPARE_SECONDS = 40.0
 
 
 class ValidationNotStarted(Exception):
@@ -68,8 +72,7 @@ def prepared_input(hook: HookIds, settings: HookSettings, sources: DeploymentSou
     aimed = aim_suite(
         resolved.suite,
         settings.target_base_url,
-        deployment,
-        sources.listeners,
+        CodeDeployFacts(deployment, sources.listeners),
         function_arn_prefix(settings.state_machine_arn),
     )
     document = _deployment_document(hook, settings.lifecycle_event)
@@ -136,13 +139,18 @@ def start_validation(
     starter: WorkflowStarter,
     reporter: StatusReporter,
     sources: DeploymentSources,
+    prepare_within_seconds: float = DEFAULT_PREPARE_SECONDS,
 ) -> StartedValidation:
+    """Start the validation, or report Failed; `prepare_within_seconds` leaves the hook time to do either."""
     name = execution_name(settings.lifecycle_event, hook.hook_execution_id)
     try:
-        document = prepared_input(hook, settings, sources)
-    except (
-        Exception
-    ) as error:  # an invalid or missing suite, an unreadable deployment, our own bug: CodeDeploy must still hear
+        document = within(
+            prepare_within_seconds,
+            "reading the suite, the deployment and its listeners",
+            lambda: prepared_input(hook, settings, sources),
+        )
+    # An invalid or missing suite, an unreadable deployment, our own bug: CodeDeploy must still hear.
+    except Exception as error:
         _fail_hook(hook, reporter, _setup_problem(error))
         raise ValidationNotStarted(str(error)) from error
     try:
@@ -160,7 +168,7 @@ def start_validation(
 def _setup_problem(error: Exception) -> str:
     if isinstance(error, SuiteError):
         return f"invalid suite: {error}"
-    if isinstance(error, SetupFailed):
+    if isinstance(error, SetupFailed | DeploymentProblem):
         return str(error)
     return f"cannot prepare the validation: {error!r}"
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.fakes import RecordingStarter, RecordingStatusReporter, nothing_to_read
+from tests.support.fakes import NoSuites, RecordingStarter, RecordingStatusReporter, nothing_to_read
 from tests.support.suites import route, stage, suite_document
 from tests.support.target import Behaviour, TargetService
 from tollgate_core.checks import routes_of
@@ -388,7 +388,7 @@ ECS_SETTINGS = EcsHookSettings(STATE_MACHINE_ARN, Path("suites"), None, 3300)
     )
 )
 def test_the_ecs_hook_answers_any_event_with_a_status_ecs_accepts(event: Any) -> None:
-    answer = answer_hook(event, ECS_SETTINGS, NoStepFunctions(), NoStepFunctions())
+    answer = answer_hook(event, ECS_SETTINGS, NoStepFunctions(), NoStepFunctions(), NoSuites())
 
     assert answer["hookStatus"] in ("SUCCEEDED", "FAILED")
     assert answer["hookStatus"] == "SUCCEEDED" or answer["hookDetails"]["reason"]

@@ -8,7 +8,7 @@ from typing import Any, cast
 
 import pytest
 
-from tests.support.fakes import RecordingStarter
+from tests.support.fakes import NoSuites, RecordingStarter
 from tests.support.suites import route, stage, suite_document
 from tollgate_core.contracts import EcsDeployment, EcsHookAnswer, ExecutionOutput, ExecutionStatus
 from tollgate_core.ecs_hook import answer_hook
@@ -53,7 +53,7 @@ def summary(status: str, reason: str | None = None) -> ExecutionOutput:
 
 
 def answer(event: Any, starter: Any = None, reader: Any = None) -> EcsHookAnswer:
-    return answer_hook(event, SETTINGS, starter or RecordingStarter(), reader or FakeExecutions())
+    return answer_hook(event, SETTINGS, starter or RecordingStarter(), reader or FakeExecutions(), NoSuites())
 
 
 def test_the_first_invocation_starts_a_validation_and_asks_ecs_to_come_back() -> None:

@@ -5,6 +5,7 @@ S3 is an in-memory store holding what a pipeline published; the starter records 
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import Any, cast
 
@@ -133,3 +134,25 @@ def test_a_target_from_the_deployment_is_refused_for_ecs_naming_what_to_give_ins
     assert answered["hookStatus"] == "FAILED"
     assert "target.fromDeployment" in answered["hookDetails"]["reason"]
     assert "hookDetails.targetBaseUrl" in answered["hookDetails"]["reason"]
+
+
+def test_with_the_catalog_on_a_service_arn_without_cluster_and_service_fails_the_stage_naming_it() -> None:
+    event = ecs_event()
+    event["executionDetails"]["serviceArn"] = "arn:aws:ecs:us-east-1:123456789012:service/web"  # the old format
+    answered = answer_hook(event, CATALOG, RecordingStarter(), FakeExecutions(), PublishedSuites())
+    assert answered["hookStatus"] == "FAILED"
+    assert answered["hookDetails"]["reason"].startswith("executionDetails.serviceArn: ")
+
+
+class SlowSuites:
+    def read(self, bucket: str, key: str) -> StoredSuite | None:
+        time.sleep(5)
+        raise AssertionError("the hook should have stopped waiting")
+
+
+def test_a_suite_that_cannot_be_read_in_time_fails_the_stage_while_ecs_still_listens() -> None:
+    started = time.monotonic()
+    answered = answer_hook(ecs_event(), CATALOG, RecordingStarter(), FakeExecutions(), SlowSuites(), 0.3)
+    assert answered["hookStatus"] == "FAILED"
+    assert answered["hookDetails"]["reason"].startswith("reading the suite took over")
+    assert time.monotonic() - started < 3

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.fakes import RecordingStarter
+from tests.support.fakes import NoSuites, RecordingStarter
 from tests.support.suites import route, stage, suite_document
 from tests.unit.test_ecs_hook import GREEN, SETTINGS, STATE_MACHINE_ARN, FakeExecutions, answer, ecs_event, summary
 from tollgate_core.contracts import ExecutionStatus
@@ -144,7 +144,7 @@ def test_a_bundled_suite_longer_than_the_hook_budget_fails_the_stage(configurati
     # Given a hook allowed 60 s, and the bundled suite of the stage, which may take 94 s
     settings = EcsHookSettings(STATE_MACHINE_ARN, SETTINGS.suites_dir, SETTINGS.target_base_url, 60)
 
-    result = answer_hook(ecs_event(**configuration), settings, RecordingStarter(), FakeExecutions())
+    result = answer_hook(ecs_event(**configuration), settings, RecordingStarter(), FakeExecutions(), NoSuites())
 
     assert result["hookDetails"]["reason"] == (
         "invalid suite: (suite): worst-case duration 94 s exceeds the hook's time budget of 60 s; "

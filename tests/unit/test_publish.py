@@ -261,6 +261,34 @@ def test_a_suite_the_hook_would_not_run_is_not_uploaded_and_exits_2_naming_the_p
     assert problem in capsys.readouterr().err
 
 
+FROM_DEPLOYMENT = yaml.safe_dump(
+    {**suite_document(stage("smoke", route("health"))), "target": {"fromDeployment": "testListener"}}
+)
+ECS = ["--cluster", "shop", "--service", "web", "--lifecycle-stage", "POST_TEST_TRAFFIC_SHIFT"]
+LAMBDA = ["--application", "shop", "--deployment-group", "api", "--lifecycle-event", "BeforeAllowTraffic"]
+
+
+@pytest.mark.parametrize(
+    ("options", "problem"),
+    [
+        (ECS, "target.fromDeployment: only a CodeDeploy deployment names its listeners"),
+        (LAMBDA, "target.fromDeployment: BeforeAllowTraffic validates Lambda deployments"),
+    ],
+)
+def test_a_suite_that_asks_what_its_deployment_cannot_tell_is_not_uploaded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], options: list[str], problem: str
+) -> None:
+    # Given a suite aimed at the deployment's test listener, published for a deployment that has none
+    connection = NoConnection()
+    arguments = command_line(
+        ["--suite", str(suite_file(tmp_path, "s.yaml", FROM_DEPLOYMENT)), "--bucket", BUCKET, *options]
+    )
+    # Then it is refused before S3 is asked, naming the field
+    assert publish_command(arguments, connect=connection) == 2
+    assert connection.asked == []
+    assert problem in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

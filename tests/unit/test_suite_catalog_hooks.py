@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -18,9 +19,10 @@ import yaml
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
-from tests.support.fakes import RecordingStarter, RecordingStatusReporter
+from tests.support.fakes import NoListeners, NoSuites, RecordingStarter, RecordingStatusReporter
 from tests.support.suites import route, stage, suite_document, write_suite
 from tollgate_core.aws_deployment import CodeDeployDeploymentReader, ElbListenerReader, S3SuiteStore
+from tollgate_core.codedeploy_deployment import CodeDeployDeployment
 from tollgate_core.contracts import Deployment, ExecutionInput, HookStatus
 from tollgate_core.ports import HookIds
 from tollgate_core.settings import HookSettings, SuiteCatalog
@@ -348,3 +350,24 @@ def test_an_unknown_listener_fails_naming_it(aws: Aws, tmp_path: Path) -> None:
             RecordingStatusReporter(),
             aws.sources,
         )
+
+
+class SlowDeployments:
+    """A CodeDeploy that answers GetDeployment only after the hook's time is up."""
+
+    def read(self, deployment_id: str) -> CodeDeployDeployment:
+        time.sleep(5)
+        raise AssertionError("the hook should have stopped waiting")
+
+
+def test_a_hook_that_cannot_read_in_time_reports_failed_before_its_invocation_ends(bundled: Path) -> None:
+    # Given GetDeployment hangs, and the hook has half a second to prepare
+    slow = DeploymentSources(NoSuites(), SlowDeployments(), NoListeners())
+    reporter = RecordingStatusReporter()
+    started = time.monotonic()
+    # When the hook runs
+    with pytest.raises(ValidationNotStarted, match="took over 0 s"):
+        start_validation(HOOK, settings(bundled), RecordingStarter(), reporter, slow, prepare_within_seconds=0.5)
+    # Then CodeDeploy heard Failed while the invocation still had time
+    assert reporter.statuses == {HOOK: HookStatus.FAILED}
+    assert time.monotonic() - started < 3

@@ -102,6 +102,8 @@ def rule_failures(**parameters: str) -> list[str]:
                 return not holds(operand)
             case {"Fn::EachMemberEquals": [{"Ref": str() as name}, str() as value]}:
                 return all(member == value for member in lists[name])
+            case {"Fn::Equals": [{"Ref": str() as name}, str() as value]}:
+                return values[name] == value
         raise AssertionError(f"this test cannot evaluate {expression}")
 
     return [
@@ -129,6 +131,20 @@ def test_by_default_the_hooks_run_bundled_suites_and_the_probe_stays_outside_any
         MANAGED + "service-role/AWSLambdaBasicExecutionRole",
         MANAGED + "AWSXRayDaemonWriteAccess",
     }
+
+
+@pytest.mark.parametrize(
+    ("parameters", "refused"),
+    [
+        ({"SuiteBucket": "platform-suites", "TargetBaseUrl": "http://shared:8080"}, "TargetBaseUrl must be empty"),
+        ({"BundledSuites": "none"}, "SuiteBucket must be set"),
+    ],
+)
+def test_a_platform_stack_refuses_settings_that_would_misjudge_every_service(
+    parameters: dict[str, str], refused: str
+) -> None:
+    assert [failure for failure in rule_failures(**parameters) if refused in failure]
+    assert rule_failures(SuiteBucket="platform-suites", BundledSuites="none") == []
 
 
 def test_the_codedeploy_hooks_fall_back_to_their_bundled_suites_unless_told_not_to() -> None:

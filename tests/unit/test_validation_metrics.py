@@ -8,7 +8,7 @@ from typing import Any, cast
 
 import pytest
 
-from tests.support.fakes import KnownFailures, RecordingStarter, RecordingStatusReporter
+from tests.support.fakes import KnownFailures, NoSuites, RecordingStarter, RecordingStatusReporter
 from tests.support.suites import route, stage, suite_document
 from tests.unit.test_ecs_hook import SETTINGS, FakeExecutions, ecs_event
 from tollgate_core.contracts import (
@@ -307,11 +307,11 @@ def test_the_ecs_hook_counts_a_validation_started_at_its_first_invocation_only(
     starter = RecordingStarter()
 
     # When ECS invokes the hook first, then again twice while the validation runs
-    first = answer_hook(ecs_event(), SETTINGS, starter, FakeExecutions())
+    first = answer_hook(ecs_event(), SETTINGS, starter, FakeExecutions(), NoSuites())
     arn = first["hookDetails"]["executionArn"]
     running = FakeExecutions({arn: ExecutionState(ExecutionStatus.RUNNING, None, None)})
     for _ in range(2):
-        answer_hook(ecs_event(**first["hookDetails"]), SETTINGS, starter, running)
+        answer_hook(ecs_event(**first["hookDetails"]), SETTINGS, starter, running, NoSuites())
 
     # Then one validation started, at its lifecycle stage
     (document,) = printed_documents(capsys)
