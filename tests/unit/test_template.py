@@ -111,11 +111,12 @@ def test_functions_get_globals_and_their_own_properties_resolved(shop: AppTempla
     # Given the project's template, whose Globals set the code, the timeout and common variables
     hook = shop.function("AfterAllowTestTrafficHookFunction")
     probe = shop.function("ProbeFunction")
+    tally = shop.function("TallyFunction")
 
     # Then each function has the merged, resolved configuration CloudFormation would create
     assert hook.handler == "hook.app.handler"
     assert hook.code_dir == ROOT / "functions"
-    assert (hook.timeout_seconds, probe.timeout_seconds) == (30, 90)
+    assert (hook.timeout_seconds, probe.timeout_seconds, tally.timeout_seconds) == (60, 90, 30)
     assert hook.environment["STATE_MACHINE_ARN"] == STATES_ARN + "shop-validation"
     assert hook.environment["HOOK_BUDGET_SECONDS"] == "3300"
     assert hook.environment["TARGET_BASE_URL"] == ""
