@@ -17,11 +17,11 @@ from tollgate.local_run import (
     LOCAL_SUITE_BUCKET,
     LocalDeployment,
     create_deployment,
-    hook_configuration,
     publish_to_local_catalog,
     run_validation,
 )
 from tollgate_core.contracts import HookStatus
+from tollgate_core.execution_name import execution_name
 
 EVENT = "AfterAllowTestTraffic"
 KEY = f"tollgate/orders/orders-blue-green/{EVENT}.yaml"
@@ -53,27 +53,28 @@ def test_a_deployment_group_is_judged_by_the_suite_it_published(engine: LocalEng
 
 
 def test_a_group_without_a_published_suite_falls_back_to_the_bundled_one(engine: LocalEngine, tmp_path: Path) -> None:
-    # Given the catalog is on, and nothing is published for the "billing" deployment group
-    hook = engine.app.hook_for(EVENT)
-    assert hook is not None
-    catalog_on = hook_configuration(
-        engine, write_suite(tmp_path, suite_document(stage("s", route("r")))), None, LocalDeployment("a", "b"), EVENT
-    )
-    engine.configure_function(hook.name, catalog_on)
-    deployment = create_deployment(engine, EVENT, LocalDeployment("billing", "billing-blue-green"))
-    # When its hook runs
-    event = {"DeploymentId": deployment.deployment_id, "LifecycleEventHookExecutionId": deployment.hook_execution_id}
-    engine.invoke(hook.name, event)
-    status = engine.codedeploy.wait_for_status(deployment.hook_execution_id, timeout_seconds=60)
-    # Then the hook's bundled suite judged it (its example listener does not answer here: Failed)
-    execution = engine.client("stepfunctions").list_executions(stateMachineArn=engine.state_machine.arn)
-    inputs = [
-        json.loads(engine.client("stepfunctions").describe_execution(executionArn=item["executionArn"])["input"])
-        for item in execution["executions"]
-    ]
-    mine = next(document for document in inputs if document["deployment"]["deploymentId"] == deployment.deployment_id)
-    assert mine["deployment"]["suiteSource"] == {"kind": "file", "location": hook.environment["SUITE_PATH"]}
-    assert status == HookStatus.FAILED
+    with TargetService({"/health": Behaviour()}) as service:
+        # Given the catalog is on, the hook bundles a suite, and nothing is published for the "billing" group
+        bundled = write_suite(tmp_path, suite_document(stage("bundled", route("health")), base_url=service.url))
+        hook = engine.app.hook_for(EVENT)
+        assert hook is not None
+        engine.configure_function(
+            hook.name, {"SUITE_BUCKET": LOCAL_SUITE_BUCKET, "SUITE_PATH": str(bundled), "TARGET_BASE_URL": ""}
+        )
+        deployment = create_deployment(engine, EVENT, LocalDeployment("billing", "billing-blue-green"))
+        # When its hook runs
+        ids = {"DeploymentId": deployment.deployment_id, "LifecycleEventHookExecutionId": deployment.hook_execution_id}
+        engine.invoke(hook.name, ids)
+        status = engine.codedeploy.wait_for_status(deployment.hook_execution_id, timeout_seconds=60)
+    # Then the bundled suite judged it, and the execution says so
+    assert status == HookStatus.SUCCEEDED
+    assert service.hits == {"/health": 1}
+    sfn = engine.client("stepfunctions")
+    executions = engine.state_machine.arn.replace(":stateMachine:", ":execution:")
+    arn = f"{executions}:{execution_name(EVENT, deployment.hook_execution_id)}"
+    started = json.loads(sfn.describe_execution(executionArn=arn)["input"])["deployment"]
+    assert started["suiteSource"] == {"kind": "file", "location": str(bundled)}
+    assert (started["application"], started["deploymentGroup"]) == ("billing", "billing-blue-green")
 
 
 def test_probes_hit_the_listener_the_deployment_routes_test_traffic_through(
