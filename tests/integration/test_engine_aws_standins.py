@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,16 @@ def test_the_user_apps_functions_run_under_their_own_names(engine: LocalEngine) 
     # And the function without a FunctionName is named after the stack, which is named after its directory
     _, helper = invoked(engine, FunctionName="user-app-HelperFunction", Payload=b"{}")
     assert helper["function"] == "user-app-HelperFunction"
+
+
+def test_functions_logging_at_once_leave_every_line_of_the_shared_log_whole(engine: LocalEngine) -> None:
+    # Given several workers of a function, each printing a thousand JSON lines at the same time
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda _: invoked(engine, FunctionName=ECHO, Payload=b'{"logLines": 1000}'), range(4)))
+    # Then the engine's log holds each line whole: no two workers' lines ran together
+    logged = [line for line in engine.log_path.read_text(encoding="utf-8").splitlines() if '"padding"' in line]
+    assert len(logged) == 4000
+    assert all(json.loads(line)["function"] == ECHO for line in logged)
 
 
 def test_a_user_functions_error_comes_back_in_lambdas_shape(engine: LocalEngine) -> None:

@@ -17,6 +17,7 @@ A worker's requests and replies are JSON messages on its socket (multiprocessing
 
 import gc
 import importlib
+import io
 import json
 import os
 import signal
@@ -158,6 +159,11 @@ def serve_as_worker(connection: Connection) -> None:
 
 
 def main() -> None:
+    # Every worker appends to one log: a line written in one piece never interleaves with another worker's.
+    # (Unbuffered, print writes a line and its newline separately, and two workers' lines can run together.)
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(line_buffering=True, write_through=False)
     zygote_fd = os.environ.pop("TOLLGATE_ZYGOTE_FD", None)
     if zygote_fd is not None:
         serve_as_zygote(socket.socket(fileno=int(zygote_fd)))
