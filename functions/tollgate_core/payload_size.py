@@ -16,11 +16,13 @@ from tollgate_core.contracts import (
     Controller,
     ExecutionInput,
     LatencyAggregate,
+    ListenerRole,
     ProbeResult,
     Progress,
     RouteProgress,
     Stage,
     SuiteDocument,
+    SuiteSourceKind,
     WorkflowState,
 )
 from tollgate_core.expectations import MAX_REASON_CHARS
@@ -31,6 +33,12 @@ STATE_PAYLOAD_LIMIT_BYTES = 256 * 1024
 _HOOK_EXECUTION_ID = "h" * 512
 _DEPLOYMENT_ID = "d-" + "D" * 9
 _LIFECYCLE_EVENT = "AfterAllowTestTraffic"
+_CODEDEPLOY_NAME = "n" * 100  # an application's or deployment group's longest name
+_S3_LOCATION = "s3://" + "b" * 63 + "/" + "k" * 1024  # S3's longest bucket name and key
+_VERSION = "v" * 64  # S3 version ids and ETags are 32 characters; twice that, to be safe
+_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/" + "a" * 256
+_URL = "https://" + "h" * 253 + ":65535"
+_FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:" + "f" * 64 + ":" + "9" * 10
 _REASON = "r" * MAX_REASON_CHARS
 _MILLISECONDS = 60_000.0
 _LONGEST_NUMBER = (
@@ -71,6 +79,23 @@ def _execution_input(document: SuiteDocument) -> ExecutionInput:
             "lifecycleEventHookExecutionId": _HOOK_EXECUTION_ID,
             "lifecycleEvent": _LIFECYCLE_EVENT,
             "controller": Controller.CODEDEPLOY,
+            # What the hook may add about the deployment, at its longest.
+            "application": _CODEDEPLOY_NAME,
+            "deploymentGroup": _CODEDEPLOY_NAME,
+            "suiteSource": {
+                "kind": SuiteSourceKind.S3,
+                "location": _S3_LOCATION,
+                "versionId": _VERSION,
+                "etag": _VERSION,
+            },
+            "targetListener": {"role": ListenerRole.PRODUCTION, "listenerArn": _ARN, "url": _URL},
+            "lambdaTarget": {
+                "function": _FUNCTION_ARN,
+                "alias": _CODEDEPLOY_NAME,
+                "currentVersion": _VERSION,
+                "targetVersion": _VERSION,
+                "arn": _FUNCTION_ARN,
+            },
         },
         "suite": document,
         "validation": {"progress": _grown_progress(document)},

@@ -51,11 +51,6 @@ class DeploymentSources:
     listeners: ListenerReader
 
 
-def workflow_input(hook: HookIds, lifecycle_event: str, suite: Suite) -> ExecutionInput:
-    """The execution input for a CodeDeploy lifecycle hook."""
-    return execution_input(_deployment_document(hook, lifecycle_event), suite)
-
-
 def _deployment_document(hook: HookIds, lifecycle_event: str) -> Deployment:
     return {
         "deploymentId": hook.deployment_id,

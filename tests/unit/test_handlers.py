@@ -203,18 +203,19 @@ def test_hook_starts_one_execution_with_the_deployment_and_the_resolved_suite(
 
 
 def test_hook_input_carries_ids_event_target_and_suite(hook_app: ModuleType, tmp_path: Path) -> None:
+    from tests.support.fakes import nothing_to_read
     from tollgate_core.ports import HookIds
-    from tollgate_core.suite import load_suite
-    from tollgate_core.validation_start import workflow_input
+    from tollgate_core.validation_start import prepared_input
 
-    suite = load_suite(hook_app.SETTINGS.suite_path).with_base_url(hook_app.SETTINGS.target_base_url)
-    document = workflow_input(HookIds("d-1", "h-1"), "AfterAllowTestTraffic", suite)
+    # A bundled suite aimed at the stack's target reads nothing from AWS
+    document = prepared_input(HookIds("d-1", "h-1"), hook_app.SETTINGS, nothing_to_read())
 
     assert document["deployment"] == {
         "deploymentId": "d-1",
         "lifecycleEventHookExecutionId": "h-1",
         "lifecycleEvent": "AfterAllowTestTraffic",
         "controller": "CodeDeploy",
+        "suiteSource": {"kind": "file", "location": hook_app.SETTINGS.suite_path},
     }
     assert document["suite"]["target"]["baseUrl"] == "http://127.0.0.1:8080"
     assert document["suite"]["stages"][0]["checks"][0]["name"] == "health"

@@ -236,7 +236,7 @@ def test_the_document_size_check_counts_the_function_the_hook_may_fill_in() -> N
     # Then the suite that leaves the function to the hook is rejected before the hook could fill it in
     assert len(routes_of(parse_suite(suite_of("shop")).stages[0])) == 120
     assert problems_of(suite_of(None))[0].startswith(
-        "(suite): the workflow would carry documents of up to 269 KiB between states"
+        "(suite): the workflow would carry documents of up to 272 KiB between states"
     )
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from tests.support.suites import route, stage, suite_document
 from tollgate_core.contracts import (
+    Controller,
     Deployment,
     HookStatus,
     LambdaError,
@@ -14,12 +15,12 @@ from tollgate_core.contracts import (
     ProbeResult,
     Progress,
     StageStatus,
+    SuiteSourceKind,
     WorkflowState,
 )
-from tollgate_core.ports import HookIds
 from tollgate_core.progress import initial_progress, tally_round
 from tollgate_core.suite import parse_suite
-from tollgate_core.validation_start import workflow_input
+from tollgate_core.validation_start import execution_input as execution_input_for
 from tollgate_core.verdict import Verdict, decide, summarize
 
 NEXT_ROUND, NEXT_STAGE, REPORT = NextStep.NEXT_ROUND, NextStep.NEXT_STAGE, NextStep.REPORT
@@ -162,7 +163,14 @@ def test_state_data_for_200_routes_and_10_rounds_stays_well_under_256_kib() -> N
         for i in range(200)
     ]
     suite = parse_suite(suite_document(stage("soak", *routes, rounds=10, maxFailedProbes=50)))
-    execution_input = workflow_input(HookIds("d-ABCDEFGHI", "x" * 300), "AfterAllowTestTraffic", suite)
+    deployment: Deployment = {
+        "deploymentId": "d-ABCDEFGHI",
+        "lifecycleEventHookExecutionId": "x" * 300,
+        "lifecycleEvent": "AfterAllowTestTraffic",
+        "controller": Controller.CODEDEPLOY,
+        "suiteSource": {"kind": SuiteSourceKind.S3, "location": "s3://" + "b" * 63 + "/" + "k" * 200, "etag": "e" * 32},
+    }
+    execution_input = execution_input_for(deployment, suite)
 
     # When all ten rounds are tallied, each with failures carrying long reasons
     largest = 0

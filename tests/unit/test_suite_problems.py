@@ -189,12 +189,12 @@ def routes_with_a_padded_target(count: int) -> dict[str, Any]:
 
 
 def test_a_suite_is_accepted_while_its_largest_document_fits_step_functions_limit() -> None:
-    # Given 239 routes, whose largest document is just under 256 KiB, each route adding about 1 KiB
-    largest_that_fits = routes_with_a_padded_target(239)
+    # Given 237 routes, whose largest document is just under 256 KiB, each route adding about 1 KiB
+    largest_that_fits = routes_with_a_padded_target(237)
 
     # Then it is accepted, and one route more is rejected naming the size and what to reduce
-    assert len(routes_of(parse_suite(largest_that_fits).stages[0])) == 239
-    assert rejected(routes_with_a_padded_target(240)).problems == [
+    assert len(routes_of(parse_suite(largest_that_fits).stages[0])) == 237
+    assert rejected(routes_with_a_padded_target(238)).problems == [
         "(suite): the workflow would carry documents of up to 257 KiB between states (after a round of stage "
         "'soak'), over Step Functions' limit of 256 KiB; use fewer checks or shorter ones (names, paths, headers, "
         "bodies, expectations, queries)"
