@@ -340,7 +340,10 @@ class LambdaRuntime:
         """
         old = self._pools[name]
         spec = old.spec if timeout_seconds is None else replace(old.spec, timeout_seconds=timeout_seconds)
-        self._pools[name] = _FunctionPool(spec, {**old.environment, **(variables or {})}, old.log)
+        environment = {**old.environment, **(variables or {})}
+        if (spec, environment) == (old.spec, old.environment):
+            return  # nothing changed: its warm workers (and its zygote's init) serve the new configuration as well
+        self._pools[name] = _FunctionPool(spec, environment, old.log)
         old.stop()
         self.prewarm([name])
 
