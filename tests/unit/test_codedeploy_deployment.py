@@ -61,6 +61,7 @@ def test_an_appspec_in_json_naming_the_function_by_arn_keeps_its_arn() -> None:
     ("content", "problem"),
     [
         ("Resources: [", "AppSpec: not YAML or JSON"),
+        ("an AppSpec in prose", "Resources name 0 AWS::Lambda::Function; expected one"),
         ("Resources: []", "Resources name 0 AWS::Lambda::Function; expected one"),
         (APP_SPEC.replace("        TargetVersion: 7\n", ""), "the function's Properties lack TargetVersion"),
     ],
@@ -84,3 +85,16 @@ def test_an_ecs_deployment_has_no_function_to_invoke() -> None:
 def test_a_deployment_without_its_group_is_a_problem() -> None:
     with pytest.raises(DeploymentProblem, match="GetDeployment gave no deploymentGroupName"):
         CodeDeployDeployment.from_deployment_info({"deploymentId": "d-1", "applicationName": "shop"})
+
+
+def test_a_lambda_deployment_without_an_appspec_has_no_function_to_invoke() -> None:
+    info = {"deploymentId": "d-LAMBDA002", "applicationName": "shop", "deploymentGroupName": "api"}
+    deployment = CodeDeployDeployment.from_deployment_info({**info, "computePlatform": "Lambda"})
+    with pytest.raises(DeploymentProblem, match=r"deployment d-LAMBDA002 \(Lambda, shop/api\) deploys no Lambda"):
+        deployment.lambda_target(PREFIX)
+
+
+def test_a_deployment_that_names_no_platform_is_an_ec2_one() -> None:
+    deployment = CodeDeployDeployment.from_deployment_info({"applicationName": "shop", "deploymentGroupName": "web"})
+    with pytest.raises(DeploymentProblem, match=r"deployment \? \(Server, shop/web\) routes no prodTrafficRoute"):
+        deployment.listener_arn(ListenerRole.PRODUCTION)

@@ -132,7 +132,7 @@ def test_a_target_from_the_deployment_is_refused_for_ecs_naming_what_to_give_ins
     settings = replace(CATALOG, target_base_url=None)
     answered = answer_hook(ecs_event(suite=document), settings, RecordingStarter(), FakeExecutions(), PublishedSuites())
     assert answered["hookStatus"] == "FAILED"
-    assert "target.fromDeployment" in answered["hookDetails"]["reason"]
+    assert answered["hookDetails"]["reason"].startswith("invalid suite: target.fromDeployment: only a CodeDeploy")
     assert "hookDetails.targetBaseUrl" in answered["hookDetails"]["reason"]
 
 
@@ -156,3 +156,19 @@ def test_a_suite_that_cannot_be_read_in_time_fails_the_stage_while_ecs_still_lis
     assert answered["hookStatus"] == "FAILED"
     assert answered["hookDetails"]["reason"].startswith("reading the suite took over")
     assert time.monotonic() - started < 3
+
+
+def test_an_inline_suite_is_recorded_as_the_hook_details_one() -> None:
+    answered, document = first_answer(PublishedSuites(), suite=suite_document(stage("inline", route("health"))))
+    assert answered["hookStatus"] == "IN_PROGRESS"
+    assert deployment_of(document)["suiteSource"] == {"kind": "inline", "location": "hookDetails.suite"}
+
+
+def test_an_invoke_route_left_to_the_deployment_is_refused_for_ecs_naming_the_field() -> None:
+    document = {"version": 1, "stages": [stage("s", {"name": "api", "invoke": {"payload": {}}})]}
+    answered, started = first_answer(PublishedSuites(), suite=document)
+    assert answered["hookStatus"] == "FAILED"
+    assert answered["hookDetails"]["reason"].startswith(
+        "invalid suite: invoke.function: only a CodeDeploy deployment names its listeners and function versions"
+    )
+    assert started is None

@@ -22,6 +22,7 @@ from botocore.stub import Stubber
 from tests.support.fakes import NoListeners, NoSuites, RecordingStarter, RecordingStatusReporter
 from tests.support.suites import route, stage, suite_document, write_suite
 from tollgate_core.aws_deployment import CodeDeployDeploymentReader, ElbListenerReader, S3SuiteStore
+from tollgate_core.checks import routes_of
 from tollgate_core.codedeploy_deployment import CodeDeployDeployment
 from tollgate_core.contracts import Deployment, ExecutionInput, HookStatus
 from tollgate_core.ports import HookIds
@@ -371,3 +372,57 @@ def test_a_hook_that_cannot_read_in_time_reports_failed_before_its_invocation_en
     # Then CodeDeploy heard Failed while the invocation still had time
     assert reporter.statuses == {HOOK: HookStatus.FAILED}
     assert time.monotonic() - started < 3
+
+
+LAMBDA_APP_SPEC = """
+version: 0.0
+Resources:
+  - api:
+      Type: AWS::Lambda::Function
+      Properties: {Name: shop-api, Alias: live, CurrentVersion: "4", TargetVersion: "5"}
+"""
+
+
+def test_an_invoke_route_without_a_function_invokes_the_version_the_lambda_deployment_ships(
+    aws: Aws, tmp_path: Path
+) -> None:
+    # Given a Lambda deployment shifting shop-api's alias from version 4 to 5, and a suite whose route names no function
+    document_ = {"version": 1, "stages": [stage("pre-traffic", {"name": "api", "invoke": {"payload": {"ping": 1}}})]}
+    aws.deployment(
+        computePlatform="Lambda",
+        loadBalancerInfo={},
+        revision={"revisionType": "AppSpecContent", "appSpecContent": {"content": LAMBDA_APP_SPEC, "sha256": "x"}},
+    )
+    # When the hook starts the validation
+    document, reporter = start(settings(write_suite(tmp_path, document_), catalog=False), aws)
+    # Then the route invokes version 5 of the function, in the stack's region and account, and the input says so
+    assert not reporter.calls
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:shop-api:5"
+    assert document is not None
+    (route_,) = routes_of(document["suite"]["stages"][0])
+    assert route_["invoke"]["function"] == arn
+    assert codedeploy(document)["lambdaTarget"] == {
+        "function": "shop-api",
+        "alias": "live",
+        "currentVersion": "4",
+        "targetVersion": "5",
+        "arn": arn,
+    }
+    assert (codedeploy(document)["application"], codedeploy(document)["deploymentGroup"]) == (
+        "orders",
+        "orders-blue-green",
+    )
+
+
+def test_an_invoke_route_without_a_function_fails_an_ecs_deployment_naming_the_field(aws: Aws, tmp_path: Path) -> None:
+    document_ = {"version": 1, "stages": [stage("pre-traffic", {"name": "api", "invoke": {"payload": {}}})]}
+    aws.deployment()
+    with pytest.raises(ValidationNotStarted, match=r"^invoke\.function: deployment d-CATALOG01 \(ECS, orders/"):
+        start_validation(
+            HOOK,
+            settings(write_suite(tmp_path, document_), catalog=False),
+            RecordingStarter(),
+            reporter := RecordingStatusReporter(),
+            aws.sources,
+        )
+    assert reporter.statuses == {HOOK: HookStatus.FAILED}
