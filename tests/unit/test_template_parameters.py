@@ -104,6 +104,8 @@ def rule_failures(**parameters: str) -> list[str]:
                 return all(member == value for member in lists[name])
             case {"Fn::Equals": [{"Ref": str() as name}, str() as value]}:
                 return values[name] == value
+            case {"Fn::Contains": [{"Ref": str() as name}, str() as value]}:
+                return value in lists[name]
         raise AssertionError(f"this test cannot evaluate {expression}")
 
     return [
@@ -138,6 +140,8 @@ def test_by_default_the_hooks_run_bundled_suites_and_the_probe_stays_outside_any
     [
         ({"SuiteBucket": "platform-suites", "TargetBaseUrl": "http://shared:8080"}, "TargetBaseUrl must be empty"),
         ({"BundledSuites": "none"}, "SuiteBucket must be set"),
+        ({"InvokableFunctionArns": f"{API},"}, "InvokableFunctionArns has an empty member"),
+        ({"InvokableFunctionArns": f"{API},,{WORKER}"}, "InvokableFunctionArns has an empty member"),
     ],
 )
 def test_a_platform_stack_refuses_settings_that_would_misjudge_every_service(
@@ -145,6 +149,7 @@ def test_a_platform_stack_refuses_settings_that_would_misjudge_every_service(
 ) -> None:
     assert [failure for failure in rule_failures(**parameters) if refused in failure]
     assert rule_failures(SuiteBucket="platform-suites", BundledSuites="none") == []
+    assert rule_failures(InvokableFunctionArns=f"{API},{WORKER}") == []
 
 
 def test_the_codedeploy_hooks_fall_back_to_their_bundled_suites_unless_told_not_to() -> None:
