@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from tollgate.engine.query_xml import add, error_response, finished
 from tollgate.engine.stack import ACCOUNT_ID, PARTITION, REGION
 from tollgate.engine.template import AppTemplate, StackOutput
 
@@ -73,35 +74,19 @@ def _describe_stacks_response(stacks: list[LocalStack], request_id: str) -> byte
     members = ElementTree.SubElement(ElementTree.SubElement(root, "DescribeStacksResult"), "Stacks")
     for stack in stacks:
         member = ElementTree.SubElement(members, "member")
-        _add(member, "StackName", stack.name)
-        _add(member, "StackId", stack.stack_id)
-        _add(member, "CreationTime", stack.created.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
-        _add(member, "StackStatus", "CREATE_COMPLETE")
+        add(member, "StackName", stack.name)
+        add(member, "StackId", stack.stack_id)
+        add(member, "CreationTime", stack.created.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+        add(member, "StackStatus", "CREATE_COMPLETE")
         outputs = ElementTree.SubElement(member, "Outputs")
         for output in stack.outputs:
             entry = ElementTree.SubElement(outputs, "member")
-            _add(entry, "OutputKey", output.key)
-            _add(entry, "OutputValue", output.value)
+            add(entry, "OutputKey", output.key)
+            add(entry, "OutputValue", output.value)
             if output.description is not None:
-                _add(entry, "Description", output.description)
-    _add(ElementTree.SubElement(root, "ResponseMetadata"), "RequestId", request_id)
-    return _xml(root)
+                add(entry, "Description", output.description)
+    return finished(root, request_id)
 
 
 def _error_response(error: CloudFormationError, request_id: str) -> bytes:
-    root = ElementTree.Element("ErrorResponse", xmlns=_NAMESPACE)
-    detail = ElementTree.SubElement(root, "Error")
-    _add(detail, "Type", "Sender")
-    _add(detail, "Code", error.code)
-    _add(detail, "Message", error.message)
-    _add(root, "RequestId", request_id)
-    return _xml(root)
-
-
-def _xml(root: ElementTree.Element) -> bytes:
-    document: bytes = ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
-    return document
-
-
-def _add(parent: ElementTree.Element, tag: str, value: str) -> None:
-    ElementTree.SubElement(parent, tag).text = value
+    return error_response(_NAMESPACE, error.code, error.message, request_id)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from urllib.parse import urlsplit
 
+from tollgate.engine.query_xml import add, error_response, finished
 from tollgate.engine.stack import ACCOUNT_ID, PARTITION, REGION
 
 API_VERSION = "2015-12-01"
@@ -211,11 +212,11 @@ def _describe_listeners_response(listeners: list[LocalListener], request_id: str
     members = ElementTree.SubElement(result, "Listeners")
     for listener in listeners:
         member = ElementTree.SubElement(members, "member")
-        _add(member, "ListenerArn", listener.arn)
-        _add(member, "LoadBalancerArn", listener.load_balancer_arn)
-        _add(member, "Port", str(listener.port))
-        _add(member, "Protocol", listener.protocol)
-    return _finished(root, request_id)
+        add(member, "ListenerArn", listener.arn)
+        add(member, "LoadBalancerArn", listener.load_balancer_arn)
+        add(member, "Port", str(listener.port))
+        add(member, "Protocol", listener.protocol)
+    return finished(root, request_id)
 
 
 def _describe_load_balancers_response(load_balancers: list[LocalLoadBalancer], request_id: str) -> bytes:
@@ -223,16 +224,16 @@ def _describe_load_balancers_response(load_balancers: list[LocalLoadBalancer], r
     members = ElementTree.SubElement(result, "LoadBalancers")
     for load_balancer in load_balancers:
         member = ElementTree.SubElement(members, "member")
-        _add(member, "LoadBalancerArn", load_balancer.arn)
-        _add(member, "DNSName", load_balancer.dns_name)
-        _add(member, "CanonicalHostedZoneId", _ALB_HOSTED_ZONE)
-        _add(member, "CreatedTime", load_balancer.created.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
-        _add(member, "LoadBalancerName", load_balancer.name)
-        _add(member, "Scheme", "internet-facing")
-        _add(ElementTree.SubElement(member, "State"), "Code", "active")
-        _add(member, "Type", "application")
-        _add(member, "IpAddressType", "ipv4")
-    return _finished(root, request_id)
+        add(member, "LoadBalancerArn", load_balancer.arn)
+        add(member, "DNSName", load_balancer.dns_name)
+        add(member, "CanonicalHostedZoneId", _ALB_HOSTED_ZONE)
+        add(member, "CreatedTime", load_balancer.created.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+        add(member, "LoadBalancerName", load_balancer.name)
+        add(member, "Scheme", "internet-facing")
+        add(ElementTree.SubElement(member, "State"), "Code", "active")
+        add(member, "Type", "application")
+        add(member, "IpAddressType", "ipv4")
+    return finished(root, request_id)
 
 
 def _response(action: str) -> tuple[ElementTree.Element, ElementTree.Element]:
@@ -240,25 +241,5 @@ def _response(action: str) -> tuple[ElementTree.Element, ElementTree.Element]:
     return root, ElementTree.SubElement(root, f"{action}Result")
 
 
-def _finished(root: ElementTree.Element, request_id: str) -> bytes:
-    _add(ElementTree.SubElement(root, "ResponseMetadata"), "RequestId", request_id)
-    return _xml(root)
-
-
 def _error_response(error: Elbv2Error, request_id: str) -> bytes:
-    root = ElementTree.Element("ErrorResponse", xmlns=_NAMESPACE)
-    detail = ElementTree.SubElement(root, "Error")
-    _add(detail, "Type", "Sender")
-    _add(detail, "Code", error.code)
-    _add(detail, "Message", error.message)
-    _add(root, "RequestId", request_id)
-    return _xml(root)
-
-
-def _xml(root: ElementTree.Element) -> bytes:
-    document: bytes = ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
-    return document
-
-
-def _add(parent: ElementTree.Element, tag: str, value: str) -> None:
-    ElementTree.SubElement(parent, tag).text = value
+    return error_response(_NAMESPACE, error.code, error.message, request_id)
