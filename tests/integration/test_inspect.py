@@ -17,6 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 from junitparser import JUnitXml
 
+from tests.support.aws_environment import local_credentials
 from tests.support.suites import route, stage, suite_document
 from tests.support.target import Behaviour, TargetService, closed_port_url
 from tests.support.workflow_scenarios import NO_WAIT_RETRY, Workflow
@@ -26,19 +27,11 @@ from tollgate.local_run import RunOutcome
 from tollgate.report import build_report
 from tollgate_core.suite import parse_suite
 
+__all__ = ["local_credentials"]  # a fixture: every test here runs with it
+pytestmark = pytest.mark.usefixtures("local_credentials")
+
 ROUTES = 30  # x 3 rounds: about 1,200 history events, more than one page of GetExecutionHistory's largest (1000)
 STACK = "tollgate-local"
-
-
-@pytest.fixture(autouse=True)
-def local_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """The standard credential chain, finding the keys the engine accepts and no configuration of this machine."""
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,13 @@ import yaml
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
+from tests.support.aws_environment import local_credentials
 from tests.support.suites import route, stage, suite_document
 from tollgate.cli import main
 from tollgate_core.suite_catalog import codedeploy_entry, ecs_entry
+
+__all__ = ["local_credentials"]  # a fixture: every test here runs with it
+pytestmark = pytest.mark.usefixtures("local_credentials")
 
 REGION = "eu-west-1"
 CODEDEPLOY = ["--application", "shop", "--deployment-group", "shop-bg", "--lifecycle-event", "AfterAllowTraffic"]
@@ -31,17 +35,6 @@ def s3_endpoint() -> Iterator[str]:
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
-
-
-@pytest.fixture(autouse=True)
-def local_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """The standard credential chain, finding keys moto accepts and no configuration of this machine."""
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
 
 
 @pytest.fixture

@@ -13,10 +13,13 @@ import pytest
 import yaml
 from botocore.stub import Stubber
 
+from tests.support.aws_environment import isolate_aws_configuration, local_credentials
 from tests.support.suites import route, stage, suite_document
 from tests.support.target import closed_port_url
 from tollgate.cli import main
 from tollgate.publish import AwsOptions, add_publish_parser, publish_command
+
+__all__ = ["local_credentials"]  # a fixture the tests below use
 
 BUCKET = "shop-suites"
 CODEDEPLOY = ["--application", "shop", "--deployment-group", "shop-bg", "--lifecycle-event", "AfterAllowTestTraffic"]
@@ -40,29 +43,9 @@ def s3() -> Iterator[tuple[Any, Stubber]]:
         stubber.assert_no_pending_responses()
 
 
-@pytest.fixture
-def local_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """The standard credential chain, finding these keys and no configuration of this machine."""
-    isolate_aws_configuration(monkeypatch, tmp_path)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
-
-
-def isolate_aws_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in (
-        "AWS_PROFILE",
-        "AWS_DEFAULT_PROFILE",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+@pytest.fixture(autouse=True)
+def no_sdk_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error is S3's first answer: an unreachable endpoint fails at once."""
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
 
 
