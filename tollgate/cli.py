@@ -46,7 +46,15 @@ from tollgate.local_run import (
 from tollgate.metric_data import MetricDataBatch, MetricDataError, load_metric_data, seed_metric_data
 from tollgate.publish import add_publish_parser
 from tollgate_core.checks import check_count
-from tollgate_core.contracts import Controller, EcsHookStatus, ExecutionStatus, HookStatus, LifecycleStage
+from tollgate_core.contracts import (
+    LAMBDA_LIFECYCLE_EVENTS,
+    Controller,
+    EcsHookStatus,
+    ExecutionStatus,
+    HookStatus,
+    LifecycleEvent,
+    LifecycleStage,
+)
 from tollgate_core.suite import Suite, SuiteError, load_suite
 
 if TYPE_CHECKING:
@@ -59,8 +67,7 @@ if TYPE_CHECKING:
 EXIT_SUCCEEDED, EXIT_FAILED, EXIT_USAGE, EXIT_RUNNING = 0, 1, 2, 3
 SFN_ENDPOINT_VARIABLE = "TOLLGATE_SFN_ENDPOINT"
 CODEDEPLOY, ECS = "codedeploy", "ecs"
-LAMBDA_LIFECYCLE_EVENTS = ("BeforeAllowTraffic", "AfterAllowTraffic")
-LAMBDA_DEFAULT_LIFECYCLE_EVENT = LAMBDA_LIFECYCLE_EVENTS[0]
+LAMBDA_DEFAULT_LIFECYCLE_EVENT = LifecycleEvent.BEFORE_ALLOW_TRAFFIC
 # ECS shifts at least 3 % of production traffic per linear step.
 MAX_LINEAR_STEPS = 33
 # What runs beside a validation: started once the engine is ready, stopped before the engine stops.

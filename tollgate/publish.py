@@ -17,14 +17,13 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from tollgate_core.budget import DEFAULT_HOOK_BUDGET_SECONDS
-from tollgate_core.contracts import LifecycleStage
+from tollgate_core.contracts import LifecycleEvent, LifecycleStage
 from tollgate_core.suite import Suite, SuiteError, load_suite
 from tollgate_core.suite_catalog import DEFAULT_SUITE_PREFIX, CatalogEntry, codedeploy_entry, ecs_entry
 from tollgate_core.suite_targets import codedeploy_only_problem
 
 EXIT_PUBLISHED, EXIT_UPLOAD_FAILED, EXIT_USAGE = 0, 1, 2
 # The CodeDeploy lifecycle events a Tollgate hook serves (template.yaml); CodeDeploy has others, run by no hook of ours.
-SERVED_LIFECYCLE_EVENTS = ("BeforeAllowTraffic", "AfterAllowTestTraffic", "AfterAllowTraffic")
 # A suite file's extension -> its catalog key's extension.
 _CATALOG_EXTENSIONS = {".yaml": ".yaml", ".yml": ".yaml", ".json": ".json"}
 _CONTENT_TYPES = {".yaml": "application/yaml", ".json": "application/json"}
@@ -135,9 +134,9 @@ def add_publish_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
     codedeploy.add_argument("--deployment-group", help="its deployment group")
     codedeploy.add_argument(
         "--lifecycle-event",
-        choices=SERVED_LIFECYCLE_EVENTS,
+        choices=[event.value for event in LifecycleEvent],
         metavar="EVENT",
-        help=f"the hook that runs the suite: {', '.join(SERVED_LIFECYCLE_EVENTS)}",
+        help=f"the hook that runs the suite: {', '.join(LifecycleEvent)}",
     )
     ecs = publish.add_argument_group("or ECS: whose suite it is")
     ecs.add_argument("--cluster", help="the ECS cluster's name")
@@ -229,7 +228,7 @@ def served_problem(suite: Suite, arguments: argparse.Namespace) -> str | None:
     """Why the hook that reads this entry could never run the suite: it asks what that deployment cannot tell."""
     if arguments.cluster is not None:
         return codedeploy_only_problem(suite)
-    if arguments.lifecycle_event == "BeforeAllowTraffic" and suite.needs_deployment_target:
+    if arguments.lifecycle_event == LifecycleEvent.BEFORE_ALLOW_TRAFFIC and suite.needs_deployment_target:
         return (
             "target.fromDeployment: BeforeAllowTraffic validates Lambda deployments, which route no traffic "
             "through a load balancer listener; give target.baseUrl"

@@ -40,6 +40,18 @@ class HookStatus(StrEnum):
     FAILED = "Failed"
 
 
+class LifecycleEvent(StrEnum):
+    """The CodeDeploy lifecycle events Tollgate's hooks validate."""
+
+    BEFORE_ALLOW_TRAFFIC = "BeforeAllowTraffic"  # Lambda deployments only: before the alias moves
+    AFTER_ALLOW_TEST_TRAFFIC = "AfterAllowTestTraffic"  # ECS deployments only: on the test listener
+    AFTER_ALLOW_TRAFFIC = "AfterAllowTraffic"  # ECS and Lambda deployments
+
+
+# The hooks a Lambda deployment (SAM's PreTraffic and PostTraffic) runs.
+LAMBDA_LIFECYCLE_EVENTS = (LifecycleEvent.BEFORE_ALLOW_TRAFFIC, LifecycleEvent.AFTER_ALLOW_TRAFFIC)
+
+
 class Controller(StrEnum):
     """Who deploys and asked for the validation: the verdict goes back the way that controller expects it."""
 

@@ -35,7 +35,7 @@ from tollgate_core.ports import (
     WorkflowStarter,
 )
 from tollgate_core.reporting import ended_execution_reason
-from tollgate_core.settings import EcsHookSettings
+from tollgate_core.settings import EcsHookSettings, SuiteCatalog
 from tollgate_core.suite import Suite, SuiteError, parse_suite
 from tollgate_core.suite_catalog import CatalogEntry, cluster_and_service, ecs_entry
 from tollgate_core.suite_resolution import (
@@ -224,11 +224,16 @@ def dry_run_answer(verdict: HookStatus, reason: str | None, details: dict[str, A
 def resolve_suite(invocation: EcsHookEvent, settings: EcsHookSettings, suites: SuiteStore) -> ResolvedSuite | str:
     """The suite hookDetails names or carries, else the service's in the catalog, else the stage's bundled one,
     aimed at its target; with none of them, why there is nothing to validate."""
-    found = _configured_suite(invocation, settings, suites) or _catalog_suite(invocation, settings, suites)
+    found = _configured_suite(invocation, settings, suites)
+    looked_in = ""
+    if found is None and settings.catalog is not None:
+        entry = _catalog_entry(invocation, settings.catalog)
+        found = catalog_suite(suites, settings.catalog.bucket, entry, settings.budget_seconds)
+        looked_in = f": no suite at {catalog_location(settings.catalog.bucket, entry)} and none bundled for the stage"
     if found is None:
         name = DEFAULT_SUITES.get(invocation.lifecycle_stage)
         if name is None:
-            return f"nothing to validate at {invocation.lifecycle_stage}{_catalog_miss(invocation, settings)}"
+            return f"nothing to validate at {invocation.lifecycle_stage}{looked_in}"
         found = file_suite(_bundled(settings.suites_dir, name), settings.budget_seconds)
     base_url = invocation.hook_details.get("targetBaseUrl", settings.target_base_url)
     if base_url is not None and not isinstance(base_url, str):
@@ -250,30 +255,14 @@ def _configured_suite(invocation: EcsHookEvent, settings: EcsHookSettings, suite
     return None
 
 
-def _catalog_suite(invocation: EcsHookEvent, settings: EcsHookSettings, suites: SuiteStore) -> ResolvedSuite | None:
-    entry = _catalog_entry(invocation, settings)
-    if entry is None or settings.catalog is None:
-        return None
-    return catalog_suite(suites, settings.catalog.bucket, entry, settings.budget_seconds)
-
-
-def _catalog_entry(invocation: EcsHookEvent, settings: EcsHookSettings) -> CatalogEntry | None:
-    if settings.catalog is None:
-        return None
+def _catalog_entry(invocation: EcsHookEvent, catalog: SuiteCatalog) -> CatalogEntry:
     service = cluster_and_service(invocation.service_arn)
     if service is None:  # with the catalog on, a bundled suite must never stand in for one that may be published
         raise SetupFailed(
             f"executionDetails.serviceArn: {invocation.service_arn!r} names no cluster and service "
             "(arn:aws:ecs:<region>:<account>:service/<cluster>/<service>): the service's suite cannot be looked up"
         )
-    return ecs_entry(settings.catalog.prefix, *service, invocation.lifecycle_stage)
-
-
-def _catalog_miss(invocation: EcsHookEvent, settings: EcsHookSettings) -> str:
-    entry = _catalog_entry(invocation, settings)
-    if entry is None or settings.catalog is None:
-        return ""
-    return f": no suite at {catalog_location(settings.catalog.bucket, entry)} and none bundled for the stage"
+    return ecs_entry(catalog.prefix, *service, invocation.lifecycle_stage)
 
 
 def _bundled(suites_dir: Path, name: str) -> Path:
