@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 import uuid
 from collections import OrderedDict
@@ -52,6 +53,7 @@ class Edge:
         sfn_endpoint: str | None = None,
         port: int = 0,
         load_balancers: LocalLoadBalancers | None = None,
+        listening: socket.socket | None = None,
     ) -> None:
         self.codedeploy = codedeploy
         self.cloudformation = cloudformation
@@ -60,7 +62,7 @@ class Edge:
         self.sfn_endpoint = sfn_endpoint
         self.moto_url = ""  # the engine's own moto is started after the edge, aimed at its port
         self._local = threading.local()
-        self._server = LoopbackServer(_handler_for(self), "tollgate-edge", port)
+        self._server = LoopbackServer(_handler_for(self), "tollgate-edge", port, listening=listening)
         self.url = self._server.url
         self.port = self._server.port
         self.runtime = runtime_for(self.url)
@@ -166,6 +168,9 @@ def _qualifier(query: str) -> str | None:
 def _handler_for(edge: Edge) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes: with Nagle's algorithm the body waits for the client's delayed
+        # ACK, 40 ms on every answer the size of a tally's or reporter's.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
             pass
