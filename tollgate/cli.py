@@ -21,6 +21,7 @@ from tollgate.ecs_run import DEFAULT_LIFECYCLE_STAGES, DEFAULT_STEPS, NoEcsHook,
 from tollgate.engine.ecs import Strategy
 from tollgate.engine.elbv2 import ListenerUrlError, LocalLoadBalancers
 from tollgate.engine.engine import EngineError, LocalEngine
+from tollgate.engine.launch import EngineLaunch
 from tollgate.engine.template import AliasDeployment
 from tollgate.inspection import (
     DEFAULT_SCAN,
@@ -41,6 +42,7 @@ from tollgate.local_run import (
     RunOutcome,
     UnknownLifecycleEvent,
     hook_function_for,
+    hook_variables,
     run_validation,
 )
 from tollgate.metric_data import MetricDataBatch, MetricDataError, load_metric_data, seed_metric_data
@@ -78,8 +80,10 @@ class UsageError(ValueError):
     """Options that do not go together; the message says which."""
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, launch: EngineLaunch | None = None) -> int:
+    """`launch`: moto already starting (tollgate.entry begins it for the commands that start an engine)."""
     arguments = _parser().parse_args(argv)
+    arguments.engine_launch = launch
     try:
         code: int = arguments.command(arguments)
     except (
@@ -306,7 +310,7 @@ def _run(arguments: argparse.Namespace) -> int:
         tuple(arguments.app_template),
         arguments.function,
     )
-    return _validate_on_engine(request)
+    return _validate_on_engine(request, arguments.engine_launch)
 
 
 def _codedeploy_deployment(arguments: argparse.Namespace, ecs: _EcsDeployment | None) -> LocalDeployment:
@@ -447,10 +451,13 @@ def _demo(arguments: argparse.Namespace) -> int:
         def load_balancer(engine: LocalEngine) -> AlbMetricsPublisher:
             return AlbMetricsPublisher(service.access_log, engine.client("cloudwatch"), target_group)
 
-        return _validate_on_engine(_RunRequest(DEMO_SUITE_PATH, service.url, ecs=ecs), alongside=load_balancer)
+        request = _RunRequest(DEMO_SUITE_PATH, service.url, ecs=ecs)
+        return _validate_on_engine(request, arguments.engine_launch, alongside=load_balancer)
 
 
-def _validate_on_engine(request: _RunRequest, alongside: Alongside = lambda engine: nullcontext()) -> int:
+def _validate_on_engine(
+    request: _RunRequest, launch: EngineLaunch | None, alongside: Alongside = lambda engine: nullcontext()
+) -> int:
     """Check the suite here first (same messages as the hook), then run it as CodeDeploy or ECS would.
 
     CloudWatch is seeded once the engine is ready; `alongside` runs from then until the validation ended.
@@ -461,12 +468,14 @@ def _validate_on_engine(request: _RunRequest, alongside: Alongside = lambda engi
 
     suite = load_suite(request.suite_path).with_base_url(request.target)
     console = Console(highlight=False)
-    engine = LocalEngine(sfn_endpoint=request.sfn_endpoint, app_templates=request.app_templates)
+    engine = LocalEngine(sfn_endpoint=request.sfn_endpoint, app_templates=request.app_templates, launch=launch)
     if request.ecs:
-        ecs_hook_function(engine)
+        engine.expect_invocation(ecs_hook_function(engine).name)
     else:
-        hook_function_for(engine, request.lifecycle_event)
+        hook = hook_function_for(engine, request.lifecycle_event)
         request = replace(request, deployment=_lambda_deployment(engine, request))
+        variables = hook_variables(request.suite_path, request.target, request.deployment, request.lifecycle_event)
+        engine.configure_function(hook.name, variables)  # its init runs while the engine starts
     with engine:
         if not request.quiet:
             console.print(

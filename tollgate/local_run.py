@@ -25,8 +25,10 @@ DEFAULT_LIFECYCLE_EVENT = "AfterAllowTestTraffic"
 POLL_SECONDS = 0.1
 # Reading the history costs the engine time in proportion to its length: read a long one less often.
 _HISTORY_POLL_SECONDS_PER_EVENT = 0.002
-# After CodeDeploy has a status, how long to wait for the execution to finish writing its output.
+# After CodeDeploy has a status, how long to wait for the execution to finish writing its output, and how often to
+# look meanwhile.
 _SETTLE_SECONDS = 10.0
+_SETTLE_POLL_SECONDS = 0.01
 # The engine's suite catalog: a versioned bucket in its own S3, as a platform team's would be.
 LOCAL_SUITE_BUCKET = "tollgate-local-suites"
 LOCAL_APPLICATION = LOCAL_DEPLOYMENT_GROUP = "tollgate-local"
@@ -83,9 +85,10 @@ def run_validation(
     Without it the history is read once, at the end: reading it costs the engine time.
     """
     hook_function = hook_function_for(engine, lifecycle_event)
-    engine.configure_function(
-        hook_function.name, hook_configuration(engine, suite_path, target, deployment, lifecycle_event)
-    )
+    engine.configure_function(hook_function.name, hook_variables(suite_path, target, deployment, lifecycle_event))
+    entry = deployment.catalog_entry(lifecycle_event)
+    if entry is not None:
+        publish_to_local_catalog(engine, suite_path, entry)
     budget = float(hook_function.environment.get("HOOK_BUDGET_SECONDS") or DEFAULT_HOOK_BUDGET_SECONDS)
     hook = create_deployment(engine, lifecycle_event, deployment)
     started = time.monotonic()
@@ -107,16 +110,15 @@ def run_validation(
     return outcome
 
 
-def hook_configuration(
-    engine: LocalEngine, suite_path: Path, target: str | None, deployment: LocalDeployment, lifecycle_event: str
+def hook_variables(
+    suite_path: Path, target: str | None, deployment: LocalDeployment, lifecycle_event: str
 ) -> dict[str, str]:
-    """The hook's variables for this run: the suite as a bundled file, or published to the engine's catalog (the
-    hook's own bundled suite then stays its fallback, as in a deployed stack)."""
+    """The hook's variables for this run: the suite as a bundled file, or read from the engine's catalog (the
+    hook's own bundled suite then stays its fallback, as in a deployed stack). Known before the engine starts,
+    so that the hook's init can run while it starts."""
     variables = {"TARGET_BASE_URL": target or "", "SUITE_BUCKET": ""}
-    entry = deployment.catalog_entry(lifecycle_event)
-    if entry is None:
+    if deployment.catalog_entry(lifecycle_event) is None:
         return {**variables, "SUITE_PATH": str(suite_path.resolve())}
-    publish_to_local_catalog(engine, suite_path, entry)
     return {**variables, "SUITE_BUCKET": LOCAL_SUITE_BUCKET, "SUITE_PREFIX": DEFAULT_SUITE_PREFIX}
 
 
@@ -181,7 +183,10 @@ def _follow(
             settle_deadline = min(settle_deadline, time.monotonic() + _SETTLE_SECONDS)
         if execution is not None:
             watch.read_progress()
-        time.sleep(POLL_SECONDS)
+        if reported:  # the reporter has sent the status: the execution ends in a moment
+            time.sleep(_SETTLE_POLL_SECONDS)
+        else:
+            engine.codedeploy.wait_for_status(hook_execution_id, POLL_SECONDS)
     if execution is not None:
         watch.finish(execution)
 

@@ -19,8 +19,15 @@ class _Server(ThreadingHTTPServer):
     # socketserver's default backlog of 5 drops the connections of a Map's fan-out; a dropped SYN costs 1 s.
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
-        super().__init__(address, handler)
+    def __init__(
+        self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], listening: socket.socket | None = None
+    ) -> None:
+        super().__init__(address, handler, bind_and_activate=listening is None)
+        if listening is not None:
+            self.socket.close()
+            self.socket = listening
+            self.server_address = listening.getsockname()
+            self.server_name, self.server_port = "127.0.0.1", self.server_address[1]
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
 
@@ -48,11 +55,22 @@ class _Server(ThreadingHTTPServer):
         """A client that gave up (a timeout, a read cap) closes its connection mid-answer; that is expected."""
 
 
+def listening_socket(port: int = 0) -> socket.socket:
+    """A socket listening on 127.0.0.1 (a free port unless one is given), for a LoopbackServer to serve later."""
+    return socket.create_server(("127.0.0.1", port), backlog=_Server.request_queue_size)
+
+
 class LoopbackServer:
     def __init__(
-        self, handler: type[BaseHTTPRequestHandler], name: str, port: int = 0, tls: ssl.SSLContext | None = None
+        self,
+        handler: type[BaseHTTPRequestHandler],
+        name: str,
+        port: int = 0,
+        tls: ssl.SSLContext | None = None,
+        listening: socket.socket | None = None,
     ) -> None:
-        self.server = _Server(("127.0.0.1", port), handler)
+        """`listening`: a socket from listening_socket() to serve, instead of one bound to `port` here."""
+        self.server = _Server(("127.0.0.1", port), handler, listening)
         if tls is not None:
             self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.port: int = self.server.server_address[1]

@@ -21,7 +21,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from tests.support.workflow_scenarios import SCENARIOS, Workflow
 from tollgate.cli import SFN_ENDPOINT_VARIABLE
-from tollgate.engine.engine import EDGE_PORT_VARIABLE, LocalEngine
+from tollgate.engine.engine import LocalEngine
+from tollgate.engine.launch import EDGE_PORT_VARIABLE
 from tollgate.engine.moto_server import start_moto_server
 from tollgate.engine.stack import REGION
 

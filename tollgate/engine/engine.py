@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -18,14 +17,13 @@ from tollgate.engine.codedeploy import LocalCodeDeploy
 from tollgate.engine.edge import Edge
 from tollgate.engine.elbv2 import LocalLoadBalancers
 from tollgate.engine.lambda_runtime import Invocation, LambdaRuntime, WorkerProcess
+from tollgate.engine.launch import EDGE_PORT_VARIABLE, EngineLaunch, new_log_path
 from tollgate.engine.moto_server import MotoServer, start_moto_server
 from tollgate.engine.safety_net import SafetyNet
 from tollgate.engine.stack import REGION, TemplateError
 from tollgate.engine.template import AppTemplate, FunctionSpec, ServiceTemplate, load_app, load_service
 
 APP_DIR = Path(__file__).resolve().parents[2]
-# A fixed edge port lets Step Functions Local be started with LAMBDA_ENDPOINT pointing at it.
-EDGE_PORT_VARIABLE = "TOLLGATE_EDGE_PORT"
 _LOCAL_ROLE = "arn:aws:iam::123456789012:role/tollgate-local-state-machine"
 
 
@@ -84,13 +82,21 @@ class LocalEngine:
         log_path: Path | None = None,
         sfn_endpoint: str | None = None,
         app_templates: Sequence[Path] = (),
+        launch: EngineLaunch | None = None,
     ) -> None:
-        """`app_templates`: the user's own SAM templates, whose functions run beside Tollgate's under their names."""
+        """`app_templates`: the user's own SAM templates, whose functions run beside Tollgate's under their names.
+
+        `launch`: moto and the edge's socket, started before this process imported the engine; the engine takes
+        them over, and writes to their log.
+        """
+        if launch and log_path:
+            raise ValueError("an engine with a launch writes to the launch's log: give log_path to the launch")
         self.app: AppTemplate = _load_app(app_dir / "template.yaml")
         self.services = tuple(_load_service(path) for path in app_templates)
         self.functions = _all_functions(self.app, app_dir / "template.yaml", self.services)
         self.state_machine = self.app.state_machine
-        self.log_path = log_path or Path(tempfile.mkdtemp(prefix="tollgate-")) / "engine.log"
+        self._launch = launch
+        self.log_path = launch.log_path if launch else log_path or new_log_path()
         self.sfn_endpoint = sfn_endpoint
         self.codedeploy = LocalCodeDeploy()
         self.load_balancers = LocalLoadBalancers()
@@ -98,6 +104,7 @@ class LocalEngine:
         self._log: IO[bytes] | None = None
         self._moto: MotoServer | None = None
         self._safety_net: SafetyNet | None = None
+        self._first_invoked: dict[str, tuple[dict[str, str] | None, float | None]] = {}
         self.runtime: LambdaRuntime  # both exist once start() has begun
         self.edge: Edge
 
@@ -118,8 +125,9 @@ class LocalEngine:
         self.startup_seconds = time.perf_counter() - started
 
     def _start(self) -> None:
-        """moto first, as it takes longest; the edge and a client meanwhile."""
-        self._log = self.log_path.open("ab")
+        """moto first, as it takes longest; the edge, a client and the functions' inits meanwhile."""
+        launch = self._launch
+        self._log = launch.log if launch else self.log_path.open("ab")
         edge_port = int(os.environ.get(EDGE_PORT_VARIABLE) or 0)
         log = self._log
         self.edge = Edge(
@@ -129,11 +137,17 @@ class LocalEngine:
             self.sfn_endpoint,
             edge_port,
             self.load_balancers,
+            listening=launch.edge_socket if launch else None,
         )
         self.runtime = self.edge.runtime
         # CloudWatch, Secrets Manager and SSM, even when Step Functions is external; it calls Lambda at the edge's port.
-        self._moto = MotoServer(lambda_endpoint_port=self.edge.port, log=log)
+        self._moto = launch.moto if launch else MotoServer(lambda_endpoint_port=self.edge.port, log=log)
         self.edge.start()
+        # While moto imports on one core, the functions init on the other, one after another: those about to be
+        # invoked first, then those the state machine invokes.
+        for name, (environment, timeout_seconds) in self._first_invoked.items():
+            self.runtime.update_configuration(name, environment, timeout_seconds, warm=False)
+        self.runtime.prewarm(dict.fromkeys([*self._first_invoked, *self._workflow_functions()]))
         stepfunctions = self.client("stepfunctions")
         self._moto = start_moto_server(self.edge.port, log, launched=self._moto)
         self.edge.moto_url = self._moto.url
@@ -142,8 +156,6 @@ class LocalEngine:
         if reporter:
             self._safety_net = SafetyNet(stepfunctions, self.state_machine.arn, reporter, self.runtime)
             self._safety_net.start()
-        # Functions warm up once the engine answers: earlier, they would take CPU from moto, which everything waits for.
-        self.runtime.prewarm(self._workflow_functions())
 
     def _workflow_functions(self) -> list[str]:
         """The functions the state machine invokes (checks, tally, report), as the template configures them."""
@@ -192,8 +204,20 @@ class LocalEngine:
     def configure_function(
         self, name: str, environment: dict[str, str] | None = None, timeout_seconds: float | None = None
     ) -> None:
-        """Like UpdateFunctionConfiguration: later invocations see the new variables or timeout."""
+        """Like UpdateFunctionConfiguration: later invocations see the new variables or timeout.
+
+        Before start, the function starts with this configuration and is invoked first (see expect_invocation).
+        """
+        if not hasattr(self, "runtime"):
+            self._first_invoked[name] = (environment, timeout_seconds)
+            return
         self.runtime.update_configuration(name, environment, timeout_seconds)
+
+    def expect_invocation(self, name: str) -> None:
+        """Before start: this function is the first to be invoked, so its init runs first, while moto starts."""
+        if name not in self.functions:
+            raise EngineError(f"no function is named {name}")
+        self._first_invoked.setdefault(name, (None, None))
 
     def processes(self) -> list[WorkerProcess]:
         """The engine's processes: moto, and every zygote and worker of the Lambda runtime."""

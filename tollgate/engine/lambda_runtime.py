@@ -332,11 +332,15 @@ class LambdaRuntime:
         }
 
     def update_configuration(
-        self, name: str, variables: dict[str, str] | None = None, timeout_seconds: float | None = None
+        self,
+        name: str,
+        variables: dict[str, str] | None = None,
+        timeout_seconds: float | None = None,
+        warm: bool = True,
     ) -> None:
         """New variables or timeout for a function; its warm workers are replaced, as after an update on AWS.
 
-        The new configuration's init starts at once: a function is reconfigured to be invoked.
+        The new configuration's init starts at once (unless `warm` is off): a function is reconfigured to be invoked.
         """
         old = self._pools[name]
         spec = old.spec if timeout_seconds is None else replace(old.spec, timeout_seconds=timeout_seconds)
@@ -345,7 +349,8 @@ class LambdaRuntime:
             return  # nothing changed: its warm workers (and its zygote's init) serve the new configuration as well
         self._pools[name] = _FunctionPool(spec, environment, old.log)
         old.stop()
-        self.prewarm([name])
+        if warm:
+            self.prewarm([name])
 
     def prewarm(self, names: Iterable[str]) -> None:
         """Init these functions now and keep one worker of each ready: in the background, one after another, so

@@ -15,8 +15,6 @@ import sys
 import time
 from typing import IO
 
-import requests
-
 _START_TIMEOUT_SECONDS = 20.0
 _POLL_SECONDS = 0.01
 _START_ATTEMPTS = 3
@@ -64,6 +62,8 @@ class MotoServer:
         )
 
     def wait_ready(self) -> None:
+        import requests  # here: the CLI launches moto before it imports anything it can import meanwhile
+
         deadline = time.monotonic() + _START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             exit_code = self.process.poll()
