@@ -168,9 +168,6 @@ def _qualifier(query: str) -> str | None:
 def _handler_for(edge: Edge) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
-        # Headers and body go out in two writes: with Nagle's algorithm the body waits for the client's delayed
-        # ACK, 40 ms on every answer the size of a tally's or reporter's.
-        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
             pass
