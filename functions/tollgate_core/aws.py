@@ -5,24 +5,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from tollgate_core.aws_clients import LazyClient
 from tollgate_core.contracts import ExecutionInput, ExecutionStatus, HookStatus, StatusDelivery
 from tollgate_core.ports import ExecutionFailure, ExecutionState, HookIds, ValidationAlreadyStarted
 
-# Retries (mode and attempts) come from AWS_RETRY_MODE and AWS_MAX_ATTEMPTS, set in template.yaml.
-_CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=15)
 
-
-class CodeDeployStatusReporter:
+class CodeDeployStatusReporter(LazyClient):
     def __init__(self, client: Any = None) -> None:
-        self._client = client or boto3.client("codedeploy", config=_CLIENT_CONFIG)
+        super().__init__("codedeploy", client)
 
     def report(self, hook: HookIds, status: HookStatus) -> StatusDelivery:
         try:
-            self._client.put_lifecycle_event_hook_execution_status(
+            self.client.put_lifecycle_event_hook_execution_status(
                 deploymentId=hook.deployment_id,
                 lifecycleEventHookExecutionId=hook.hook_execution_id,
                 status=status,
@@ -34,14 +30,14 @@ class CodeDeployStatusReporter:
         return StatusDelivery.RECORDED
 
 
-class StepFunctionsStarter:
+class StepFunctionsStarter(LazyClient):
     def __init__(self, state_machine_arn: str, client: Any = None) -> None:
+        super().__init__("stepfunctions", client)
         self._state_machine_arn = state_machine_arn
-        self._client = client or boto3.client("stepfunctions", config=_CLIENT_CONFIG)
 
     def start(self, name: str, document: ExecutionInput) -> str:
         try:
-            response = self._client.start_execution(
+            response = self.client.start_execution(
                 stateMachineArn=self._state_machine_arn, name=name, input=json.dumps(document)
             )
         except ClientError as error:
@@ -52,18 +48,17 @@ class StepFunctionsStarter:
         return arn
 
 
-class StepFunctionsDescriber:
-    """Reads executions; its client is made at the first read (the safety net needs one only now and then)."""
+class StepFunctionsDescriber(LazyClient):
+    """Reads executions (the safety net needs to only now and then)."""
 
     def __init__(self, client: Any = None) -> None:
-        self._client = client
+        super().__init__("stepfunctions", client)
 
     def failure(self, execution_arn: str) -> ExecutionFailure | None:
         return self.read(execution_arn).failure
 
     def read(self, execution_arn: str) -> ExecutionState:
-        self._client = self._client or boto3.client("stepfunctions", config=_CLIENT_CONFIG)
-        execution = self._client.describe_execution(executionArn=execution_arn)
+        execution = self.client.describe_execution(executionArn=execution_arn)
         output = json.loads(execution["output"]) if execution.get("output") else None
         return ExecutionState(
             ExecutionStatus(execution["status"]),

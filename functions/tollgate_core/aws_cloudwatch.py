@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from tollgate_core.aws_clients import LazyClient
 from tollgate_core.contracts import MetricDataQuery
 from tollgate_core.metric_reading import Datapoint, MetricReadFailed, MetricSeries
 
@@ -21,19 +21,15 @@ FAILED = "CloudWatch GetMetricData failed"
 COMPLETE = "Complete"
 
 
-class CloudWatchMetricSource:
-    """Reads GetMetricData through one CloudWatch client, made at the first read.
-
-    Made then, not at import, so that a client that cannot be made (no region) fails the check, not the Lambda.
-    """
+class CloudWatchMetricSource(LazyClient):
+    """Reads GetMetricData through one CloudWatch client, made at the first read."""
 
     def __init__(self, client: Any = None) -> None:
-        self._client = client
+        super().__init__("cloudwatch", client, _CLIENT_CONFIG)
 
     def read(self, queries: Sequence[MetricDataQuery], start: datetime, end: datetime) -> Mapping[str, MetricSeries]:
         try:
-            self._client = self._client or boto3.client("cloudwatch", config=_CLIENT_CONFIG)
-            pages = self._client.get_paginator("get_metric_data").paginate(
+            pages = self.client.get_paginator("get_metric_data").paginate(
                 MetricDataQueries=list(queries), StartTime=start, EndTime=end
             )
             return _series_of(pages)

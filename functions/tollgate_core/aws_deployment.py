@@ -5,32 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from tollgate_core.aws_clients import LazyClient
 from tollgate_core.codedeploy_deployment import CodeDeployDeployment, DeploymentProblem
 from tollgate_core.ports import Listener, SetupFailed, StoredSuite
 
-# Retries (mode and attempts) come from AWS_RETRY_MODE and AWS_MAX_ATTEMPTS, set in template.yaml.
-_CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=15)
 # A suite is a few KiB; anything this large is no suite, and reading it would only cost the hook its memory.
 MAX_SUITE_BYTES = 1024 * 1024
 _MISSING_KEY = {"NoSuchKey", "404", "NotFound"}
 
 
-class _LazyClient:
-    def __init__(self, service: str, client: Any = None) -> None:
-        self._service = service
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        self._client = self._client or boto3.client(self._service, config=_CLIENT_CONFIG)
-        return self._client
-
-
-class S3SuiteStore(_LazyClient):
+class S3SuiteStore(LazyClient):
     def __init__(self, client: Any = None) -> None:
         super().__init__("s3", client)
 
@@ -55,7 +41,7 @@ class S3SuiteStore(_LazyClient):
         return StoredSuite(content, version_id if version_id != "null" else None, response.get("ETag"))
 
 
-class CodeDeployDeploymentReader(_LazyClient):
+class CodeDeployDeploymentReader(LazyClient):
     def __init__(self, client: Any = None) -> None:
         super().__init__("codedeploy", client)
 
@@ -70,7 +56,7 @@ class CodeDeployDeploymentReader(_LazyClient):
             raise SetupFailed(str(problem)) from problem
 
 
-class ElbListenerReader(_LazyClient):
+class ElbListenerReader(LazyClient):
     def __init__(self, client: Any = None) -> None:
         super().__init__("elbv2", client)
 
