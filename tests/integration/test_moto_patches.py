@@ -15,6 +15,7 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from tests.support.workflow_scenarios import NO_WAIT_RETRY
 from tollgate.cli import SFN_ENDPOINT_VARIABLE
 from tollgate.engine.engine import LocalEngine
 from tollgate.engine.moto_patches import SWITCH_VARIABLE
+from tollgate.engine.moto_server import PARSED_DEFINITIONS_VARIABLE
 from tollgate.local_run import RunOutcome, run_validation
 
 ROUNDS = 3
@@ -52,15 +54,19 @@ def engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engines]:
     if os.environ.get(SFN_ENDPOINT_VARIABLE):
         pytest.skip("Step Functions is an external API here: moto's interpreter runs no workflow")
     logs = tmp_path_factory.mktemp("moto-patches")
-    with LocalEngine(log_path=logs / "patched.log") as patched:
+    with ExitStack() as running:
+        with pytest.MonkeyPatch.context() as environment:
+            # The patched moto runs the program an earlier engine parsed and stored, as all engines but the first do.
+            store = logs / "parsed-definitions"
+            environment.setenv(PARSED_DEFINITIONS_VARIABLE, str(store))
+            with LocalEngine(log_path=logs / "first.log"):
+                pass
+            assert list(store.rglob("*.pickle"))
+            patched = running.enter_context(LocalEngine(log_path=logs / "patched.log"))
         with pytest.MonkeyPatch.context() as environment:
             environment.setenv(SWITCH_VARIABLE, "off")
-            released = LocalEngine(log_path=logs / "released.log")
-            released.start()
-        try:
-            yield Engines(patched, released)
-        finally:
-            released.stop()
+            released = running.enter_context(LocalEngine(log_path=logs / "released.log"))
+        yield Engines(patched, released)
 
 
 @dataclass(frozen=True)

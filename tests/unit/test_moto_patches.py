@@ -13,6 +13,7 @@ import sys
 import threading
 from datetime import UTC, datetime
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from jsonpath_ng.parser import parse as parse_jsonpath
 
 from tollgate.engine.moto_patches import (
     PATCHES,
+    ParsedDefinitions,
     SharedClients,
     UnexpectedMotoCode,
     _cached_parser,
@@ -202,15 +204,27 @@ def test_every_patch_applies_to_the_pinned_moto_and_replaces_what_it_names() -> 
         "from moto.stepfunctions.parser.asl.utils import json_path\n"
         "from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils\n"
         "from moto.core.serialize import AttributePicker\n"
+        "from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser\n"
+        "from moto.stepfunctions.parser.models import StepFunctionsParserBackend\n"
         "print(states.copy is p.JSON_COPY, json_path.parse is not jsonpath_ng.ext.parse,\n"
         "      type(lambda_eval_utils.boto_client_for.__self__).__name__,\n"
-        "      AttributePicker.__call__.__name__, 'moto.ec2' in sys.modules)\n"
+        "      AttributePicker.__call__.__name__, type(AmazonStateLanguageParser.parse.__self__).__name__,\n"
+        "      StepFunctionsParserBackend.create_state_machine.__qualname__.split('.')[0],\n"
+        "      'moto.ec2' in sys.modules)\n"
     )
 
     # Then each replaced what it names, and nothing imported EC2
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["True", "True", "SharedClients", "pick", "False"]
-    assert len(PATCHES) == 5
+    assert result.stdout.split() == [
+        "True",
+        "True",
+        "SharedClients",
+        "pick",
+        "ParsedDefinitions",
+        "_preparing_lambda_client",
+        "False",
+    ]
+    assert len(PATCHES) == 6
 
 
 def test_batch_is_imported_when_first_used_and_is_then_moto_batch_as_released() -> None:
@@ -310,3 +324,100 @@ def test_responses_are_serialized_to_the_same_bytes_once_member_keys_are_looked_
     same, alias_winner = result.stdout.splitlines()
     assert same == "[true, true, true, true]"
     assert alias_winner == "the shape-name alias wins over the member name"
+
+
+class Program:
+    """Stands in for the interpreter's program: components holding state of their own."""
+
+    def __init__(self, states: list[str]) -> None:
+        self.states = states
+
+
+class CountingParser:
+    def __init__(self) -> None:
+        self.parsed: list[str] = []
+
+    def __call__(self, definition: str) -> tuple[Program, object]:
+        self.parsed.append(definition)
+        if definition == "not ASL":
+            raise ValueError("ASLParserException")
+        return Program(["Prepare round", "Run checks"]), object()
+
+
+def test_a_definition_is_parsed_once_and_every_caller_gets_a_program_of_its_own() -> None:
+    # Given the remembered parse
+    parser = CountingParser()
+    definitions = ParsedDefinitions(parser)
+
+    # When one definition is parsed three times (a create, then two executions)
+    programs = [definitions.parse("definition")[0] for _ in range(3)]
+
+    # Then it was parsed once, and each caller got an equal program that shares no component with another
+    assert parser.parsed == ["definition"]
+    assert all(program.states == ["Prepare round", "Run checks"] for program in programs)
+    assert len({id(program) for program in programs}) == 3
+    assert len({id(program.states) for program in programs}) == 3
+
+
+def test_a_definition_that_does_not_parse_fails_every_time() -> None:
+    parser = CountingParser()
+    definitions = ParsedDefinitions(parser)
+
+    for _ in range(2):
+        with pytest.raises(ValueError, match="ASLParserException"):
+            definitions.parse("not ASL")
+
+    assert parser.parsed == ["not ASL", "not ASL"]
+
+
+def test_the_definition_parsed_earliest_is_forgotten_first() -> None:
+    # Given room for two definitions, three parsed
+    parser = CountingParser()
+    definitions = ParsedDefinitions(parser, size=2)
+    for definition in ("first", "second", "third"):
+        definitions.parse(definition)
+
+    # When the second and the first are parsed again
+    definitions.parse("second")
+    definitions.parse("first")
+
+    # Then only the first, forgotten, was parsed anew
+    assert parser.parsed == ["first", "second", "third", "first"]
+
+
+def test_the_next_engine_finds_the_definition_parsed_in_the_store(tmp_path: Path) -> None:
+    # Given one engine's moto parsed a definition with a store
+    ParsedDefinitions(CountingParser(), tmp_path).parse("definition")
+
+    # When the next engine's moto parses the same definition
+    parser = CountingParser()
+    program, _ = ParsedDefinitions(parser, tmp_path).parse("definition")
+
+    # Then it read the program from the store instead of parsing
+    assert parser.parsed == []
+    assert program.states == ["Prepare round", "Run checks"]
+
+
+def test_a_stored_program_that_cannot_be_read_is_parsed_anew_and_replaced(tmp_path: Path) -> None:
+    # Given a store whose entry for the definition is damaged
+    ParsedDefinitions(CountingParser(), tmp_path).parse("definition")
+    [stored] = tmp_path.iterdir()
+    stored.write_bytes(b"not a pickle")
+
+    # When the definition is parsed
+    parser = CountingParser()
+    program, _ = ParsedDefinitions(parser, tmp_path).parse("definition")
+
+    # Then it was parsed, and the store holds the program again
+    assert parser.parsed == ["definition"]
+    assert program.states == ["Prepare round", "Run checks"]
+    assert ParsedDefinitions(CountingParser(), tmp_path).parse("definition")[0].states == program.states
+
+
+def test_a_store_that_cannot_be_written_costs_only_the_parse(tmp_path: Path) -> None:
+    # Given a store path that is a file, not a directory
+    blocked = tmp_path / "store"
+    blocked.write_text("a file")
+
+    # When a definition is parsed / Then the program comes back all the same
+    assert ParsedDefinitions(CountingParser(), blocked).parse("definition")[0].states == ["Prepare round", "Run checks"]

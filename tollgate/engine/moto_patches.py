@@ -15,6 +15,8 @@ import functools
 import hashlib
 import importlib.util
 import inspect
+import os
+import pickle
 import sys
 import threading
 import types
@@ -27,14 +29,17 @@ import moto
 from jsonpath_ng.ext.parser import parse as parse_extended_jsonpath
 from jsonpath_ng.parser import parse as parse_jsonpath
 
-from tollgate.engine.moto_server import PINNED_MOTO_VERSION
+from tollgate.engine.moto_server import PARSED_DEFINITIONS_VARIABLE, PINNED_MOTO_VERSION
 
 PINNED_JSONPATH_NG_VERSION = "1.16.0"
 SWITCH_VARIABLE = "TOLLGATE_MOTO_PATCHES"
 _PARSER = "moto.stepfunctions.parser.asl"
+PARSER_BACKEND = "moto.stepfunctions.parser.models"
 # Enough idle connections to the edge for a Map's 40 concurrent iterations in a few executions at once.
 LAMBDA_CONNECTIONS = 100
 JSONPATH_CACHE_SIZE = 4096
+# The engine creates one state machine; a test may create a few more.
+PARSED_DEFINITIONS = 16
 
 
 class UnexpectedMotoCode(RuntimeError):
@@ -65,6 +70,13 @@ def _require_pinned_moto(patch: str) -> None:
 def _module(name: str) -> Any:
     """A module of moto's, typed Any: the patches read and replace its attributes."""
     return importlib.import_module(name)
+
+
+# Where moto parses a definition, each as it is in moto 5.2.5: at CreateStateMachine and at each execution's start.
+DEFINITION_PARSING_MODULES = {
+    PARSER_BACKEND: "be4646bb5c7f1aef",
+    "moto.stepfunctions.parser.backend.execution_worker": "f2bc8ae7d18d64e7",
+}
 
 
 # --- 1. moto.batch (and with it all of EC2) imported only when a Batch task runs ---------------------------------
@@ -232,6 +244,10 @@ class SharedClients:
                 self._clients[key] = self._create(region, service)
             return self._clients[key]
 
+    def prepare(self, region: str, service: str) -> None:
+        """Make the client in the background (once): the first Task then finds it, instead of waiting 60 ms."""
+        threading.Thread(target=self.client_for, args=(region, service), name="tollgate-client", daemon=True).start()
+
 
 def _lambda_client(region: str, service: str) -> Any:
     """What moto's boto_client_for builds, with a connection pool as large as a Map's concurrency."""
@@ -267,7 +283,24 @@ def share_one_lambda_client() -> None:
     require_source("share_one_lambda_client", lambda_eval_utils, "3b0e86edfb1661db")
     if lambda_eval_utils.boto_client_for is not boto_client.boto_client_for:
         raise UnexpectedMotoCode("patch 'share_one_lambda_client': lambda_eval_utils.boto_client_for is not moto's")
-    lambda_eval_utils.boto_client_for = SharedClients(_lambda_client).client_for
+    parser_models = _module(PARSER_BACKEND)
+    require_source("share_one_lambda_client", parser_models, DEFINITION_PARSING_MODULES[PARSER_BACKEND])
+    clients = SharedClients(_lambda_client)
+    lambda_eval_utils.boto_client_for = clients.client_for
+    parser_models.StepFunctionsParserBackend.create_state_machine = _preparing_lambda_client(
+        parser_models.StepFunctionsParserBackend.create_state_machine, clients
+    )
+
+
+def _preparing_lambda_client(create: Callable[..., Any], clients: SharedClients) -> Callable[..., Any]:
+    """CreateStateMachine, after which the Lambda client is made while moto waits for the first execution."""
+
+    def create_state_machine(backend: Any, *args: Any, **kwargs: Any) -> Any:
+        state_machine = create(backend, *args, **kwargs)
+        clients.prepare(backend.region_name, "lambda")
+        return state_machine
+
+    return create_state_machine
 
 
 # --- 5. A response's member keys looked up once per shape, not once per value -----------------------------------
@@ -342,12 +375,94 @@ def look_up_member_keys_once_per_response() -> None:
     serialize.AttributePicker.__call__ = _pick_member(serialize.AttributePicker.__call__)
 
 
+# --- 6. Each definition parsed once; every execution still gets a program of its own ------------------------------
+
+
+class ParsedDefinitions:
+    """AmazonStateLanguageParser.parse, remembered: ANTLR parses a definition of the validation's size in 40-60 ms,
+    0.1-0.15 s the first time in a process, and moto parses it at CreateStateMachine and again at every
+    StartExecution. The remembered program is never handed out, only deep copies of it, so no two executions
+    share a component; the parse tree (read only, to validate a new definition) is shared.
+
+    With a `store`, programs are also kept on disk, pickled, so that the next engine's CreateStateMachine finds
+    its definition parsed (the parse tree is not kept: nothing moto's server runs reads it after parsing).
+    """
+
+    def __init__(
+        self, parse: Callable[[str], tuple[Any, Any]], store: Path | None = None, size: int = PARSED_DEFINITIONS
+    ) -> None:
+        self._parse = parse
+        self._store = store
+        self._size = size
+        self._parsed: dict[str, tuple[Any, Any]] = {}
+        self._lock = threading.Lock()
+
+    def parse(self, definition: str) -> tuple[Any, Any]:
+        """A definition that does not parse raises as moto's parse does, every time."""
+        with self._lock:
+            parsed = self._parsed.get(definition)
+        if parsed is None:
+            parsed = self._stored(definition)
+            if parsed is None:
+                parsed = self._parse(definition)
+                self._keep(definition, parsed[0])
+            with self._lock:
+                if len(self._parsed) >= self._size:
+                    self._parsed.pop(next(iter(self._parsed)))
+                self._parsed[definition] = parsed
+        program, tree = parsed
+        return copy.deepcopy(program), tree
+
+    def _path(self, definition: str) -> Path | None:
+        if self._store is None:
+            return None
+        return self._store / f"{hashlib.sha256(definition.encode('utf-8')).hexdigest()}.pickle"
+
+    def _stored(self, definition: str) -> tuple[Any, Any] | None:
+        path = self._path(definition)
+        try:
+            # The store is this checkout's own build directory, written only by this code: as trusted as its .pyc.
+            return (pickle.loads(path.read_bytes()), None) if path and path.exists() else None  # noqa: S301
+        except Exception:  # noqa: BLE001 - unreadable or from other code: parse anew, and keep the new one
+            return None
+
+    def _keep(self, definition: str, program: Any) -> None:
+        path = self._path(definition)
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            written = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}")
+            written.write_bytes(pickle.dumps(program))
+            written.replace(path)  # whole or not at all, for the engines that start meanwhile
+        except Exception:  # noqa: BLE001 - a store that cannot be written only costs the next engine a parse
+            return
+
+
+def parse_each_definition_once() -> None:
+    """moto parses the definition at every StartExecution, as well as at CreateStateMachine."""
+    _require_pinned_moto("parse_each_definition_once")
+    asl_parser = _module(f"{_PARSER}.parse.asl_parser")
+    require_source("parse_each_definition_once", asl_parser, "441f2b03ef50e2ed")
+    for module_name, digest in DEFINITION_PARSING_MODULES.items():
+        module = _module(module_name)
+        require_source("parse_each_definition_once", module, digest)
+        if module.AmazonStateLanguageParser is not asl_parser.AmazonStateLanguageParser:
+            raise UnexpectedMotoCode(f"patch 'parse_each_definition_once': {module_name} parses with another parser")
+    parser = asl_parser.AmazonStateLanguageParser
+    store = os.environ.get(PARSED_DEFINITIONS_VARIABLE)
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    versioned = Path(store) / f"moto-{moto.__version__}-python-{python}" if store else None
+    parser.parse = staticmethod(ParsedDefinitions(parser.parse, versioned).parse)
+
+
 PATCHES: tuple[Callable[[], None], ...] = (
     import_batch_models_on_first_use,
     copy_state_values_as_json,
     parse_each_jsonpath_once,
     share_one_lambda_client,
     look_up_member_keys_once_per_response,
+    parse_each_definition_once,
 )
 
 

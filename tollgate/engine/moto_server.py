@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import IO
 
 _START_TIMEOUT_SECONDS = 20.0
@@ -22,6 +23,9 @@ _START_ATTEMPTS = 3
 # (tests/integration/test_local_cloudwatch_server.py keeps the two equal), exiting with sysexits' EX_CONFIG.
 PINNED_MOTO_VERSION = "5.2.5"
 UNPINNED_MOTO_EXIT_CODE = 78
+# Where moto keeps the state machine definitions it parsed, for the next engine (tollgate.engine.moto_patches).
+PARSED_DEFINITIONS_VARIABLE = "TOLLGATE_PARSED_DEFINITIONS"
+PARSED_DEFINITIONS_DIR = Path(__file__).resolve().parents[2] / "build" / "parsed-definitions"
 
 
 class MotoServerExited(RuntimeError):
@@ -50,7 +54,12 @@ class MotoServer:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # moto's interpreter invokes Lambda at http://localhost:$MOTO_PORT: that is the edge.
-        env = {**os.environ, "MOTO_PORT": str(lambda_endpoint_port), "AWS_DEFAULT_REGION": "us-east-1"}
+        env = {
+            PARSED_DEFINITIONS_VARIABLE: str(PARSED_DEFINITIONS_DIR),
+            **os.environ,
+            "MOTO_PORT": str(lambda_endpoint_port),
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
         env.pop("AWS_ENDPOINT_URL", None)
         self.process = subprocess.Popen(
             # Unbuffered: stop() kills it, and what it printed must be in the log.
