@@ -44,6 +44,7 @@ from tollgate.local_run import (
     hook_function_for,
     hook_variables,
     run_validation,
+    unused_check_functions,
 )
 from tollgate.metric_data import MetricDataBatch, MetricDataError, load_metric_data, seed_metric_data
 from tollgate.publish import add_publish_parser
@@ -467,7 +468,7 @@ def _validate_on_engine(
     from tollgate.console import ProgressPrinter, print_report, print_verdict
 
     suite = load_suite(request.suite_path).with_base_url(request.target)
-    console = Console(highlight=False)
+    console = Console(highlight=False, emoji=False)
     engine = LocalEngine(sfn_endpoint=request.sfn_endpoint, app_templates=request.app_templates, launch=launch)
     if request.ecs:
         engine.expect_invocation(ecs_hook_function(engine).name)
@@ -476,6 +477,8 @@ def _validate_on_engine(
         request = replace(request, deployment=_lambda_deployment(engine, request))
         variables = hook_variables(request.suite_path, request.target, request.deployment, request.lifecycle_event)
         engine.configure_function(hook.name, variables)  # its init runs while the engine starts
+    for name in unused_check_functions(engine, suite):
+        engine.leave_cold(name)
     with engine:
         if not request.quiet:
             console.print(
@@ -559,7 +562,7 @@ def _inspect(arguments: argparse.Namespace) -> int:
     from tollgate.console import ProgressPrinter, print_report, print_verdict
 
     request = _inspect_request(arguments)
-    console = Console(highlight=False)
+    console = Console(highlight=False, emoji=False)
     arn, region = _execution_to_inspect(request, console, arguments.quiet)
     sfn = request.aws.client("stepfunctions", region)
     progress = ProgressPrinter(console) if arguments.wait and not arguments.quiet else None

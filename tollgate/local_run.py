@@ -16,9 +16,11 @@ from tollgate.engine.engine import LocalEngine
 from tollgate.engine.template import AliasDeployment, FunctionSpec
 from tollgate.history import AttemptFinished, HistoryFollower, ProgressEvent, RoundFinished, progress_events
 from tollgate_core.budget import DEFAULT_HOOK_BUDGET_SECONDS
+from tollgate_core.checks import check_count
 from tollgate_core.contracts import ExecutionOutput, ExecutionStatus, HookStatus, ProbeResult
 from tollgate_core.execution_name import execution_name
 from tollgate_core.ports import ExecutionFailure
+from tollgate_core.suite import Suite
 from tollgate_core.suite_catalog import DEFAULT_SUITE_PREFIX, CatalogEntry, codedeploy_entry
 
 DEFAULT_LIFECYCLE_EVENT = "AfterAllowTestTraffic"
@@ -32,6 +34,10 @@ _SETTLE_POLL_SECONDS = 0.01
 # The engine's suite catalog: a versioned bucket in its own S3, as a platform team's would be.
 LOCAL_SUITE_BUCKET = "tollgate-local-suites"
 LOCAL_APPLICATION = LOCAL_DEPLOYMENT_GROUP = "tollgate-local"
+
+
+# The functions that run a suite's checks, by their logical ids in template.yaml.
+PROBE_FUNCTION, METRIC_READER_FUNCTION = "ProbeFunction", "MetricReaderFunction"
 
 
 class UnknownLifecycleEvent(ValueError):
@@ -134,6 +140,13 @@ def publish_to_local_catalog(engine: LocalEngine, suite_path: Path, entry: Catal
             raise
     s3.put_bucket_versioning(Bucket=LOCAL_SUITE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
     publish_suite(s3, LOCAL_SUITE_BUCKET, entry, checked_suite_file(suite_path, DEFAULT_HOOK_BUDGET_SECONDS))
+
+
+def unused_check_functions(engine: LocalEngine, suite: Suite) -> list[str]:
+    """The probe when the suite has no routes, the metric reader when it has no metric checks."""
+    routes, metric_checks = check_count(suite.stages)
+    unused = ([] if routes else [PROBE_FUNCTION]) + ([] if metric_checks else [METRIC_READER_FUNCTION])
+    return [engine.app.function(logical_id).name for logical_id in unused]
 
 
 def create_deployment(engine: LocalEngine, lifecycle_event: str, deployment: LocalDeployment) -> HookExecution:

@@ -105,6 +105,7 @@ class LocalEngine:
         self._moto: MotoServer | None = None
         self._safety_net: SafetyNet | None = None
         self._first_invoked: dict[str, tuple[dict[str, str] | None, float | None]] = {}
+        self._left_cold: set[str] = set()
         self.runtime: LambdaRuntime  # both exist once start() has begun
         self.edge: Edge
 
@@ -147,7 +148,8 @@ class LocalEngine:
         # invoked first, then those the state machine invokes.
         for name, (environment, timeout_seconds) in self._first_invoked.items():
             self.runtime.update_configuration(name, environment, timeout_seconds, warm=False)
-        self.runtime.prewarm(dict.fromkeys([*self._first_invoked, *self._workflow_functions()]))
+        workflow = [name for name in self._workflow_functions() if name not in self._left_cold]
+        self.runtime.prewarm(dict.fromkeys([*self._first_invoked, *workflow]))
         stepfunctions = self.client("stepfunctions")
         self._moto = start_moto_server(self.edge.port, log, launched=self._moto)
         self.edge.moto_url = self._moto.url
@@ -215,9 +217,18 @@ class LocalEngine:
 
     def expect_invocation(self, name: str) -> None:
         """Before start: this function is the first to be invoked, so its init runs first, while moto starts."""
+        self._known(name)
+        self._first_invoked.setdefault(name, (None, None))
+
+    def leave_cold(self, name: str) -> None:
+        """Before start: this run does not invoke this function of the workflow's (a suite without metric checks
+        never reads a metric), so its init is not run ahead, where it would take a core from what the run needs."""
+        self._known(name)
+        self._left_cold.add(name)
+
+    def _known(self, name: str) -> None:
         if name not in self.functions:
             raise EngineError(f"no function is named {name}")
-        self._first_invoked.setdefault(name, (None, None))
 
     def processes(self) -> list[WorkerProcess]:
         """The engine's processes: moto, and every zygote and worker of the Lambda runtime."""
