@@ -282,10 +282,17 @@ def test_hook_reports_failed_for_an_invalid_suite(
 
 
 @pytest.mark.parametrize(
-    "event", [{}, {"DeploymentId": "d-1"}, {"DeploymentId": "", "LifecycleEventHookExecutionId": "x"}]
+    "event",
+    [
+        {},
+        {"DeploymentId": "d-1"},
+        {"DeploymentId": "", "LifecycleEventHookExecutionId": "x"},
+        {"DeploymentId": "d-1", "LifecycleEventHookExecutionId": 7},
+        ["d-1", "x"],
+    ],
 )
 def test_a_hook_event_without_both_ids_is_rejected_without_a_retry(
-    hook_app: ModuleType, event: dict[str, Any], lambda_context: FakeLambdaContext
+    hook_app: ModuleType, event: Any, lambda_context: FakeLambdaContext
 ) -> None:
     result = hook_app.handler(event, lambda_context)
 
