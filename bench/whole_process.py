@@ -24,16 +24,16 @@ started = time.perf_counter()
 import sys
 from pathlib import Path
 from tollgate.engine.launch import EngineLaunch
-launch = EngineLaunch(Path(sys.argv[1]))
-import json
-from tollgate.engine.engine import LocalEngine
-imported = time.perf_counter()
-engine = LocalEngine(launch=launch)
-constructed = time.perf_counter()
-engine.start()
-ready = time.perf_counter()
-engine.stop()
-stopped = time.perf_counter()
+with EngineLaunch(Path(sys.argv[1])) as launch:
+    import json
+    from tollgate.engine.engine import LocalEngine
+    imported = time.perf_counter()
+    engine = LocalEngine(launch=launch)
+    constructed = time.perf_counter()
+    engine.start()
+    ready = time.perf_counter()
+    engine.stop()
+    stopped = time.perf_counter()
 print(json.dumps({
     "importSeconds": imported - started,
     "templateSeconds": constructed - imported,

@@ -27,10 +27,10 @@ DEFAULT_LIFECYCLE_EVENT = "AfterAllowTestTraffic"
 POLL_SECONDS = 0.1
 # Reading the history costs the engine time in proportion to its length: read a long one less often.
 _HISTORY_POLL_SECONDS_PER_EVENT = 0.002
-# After CodeDeploy has a status, how long to wait for the execution to finish writing its output, and how often to
-# look meanwhile.
+# After CodeDeploy has a status, how long to wait for the execution to finish writing its output; it is looked at
+# after 10 ms, then twice as long each time, up to POLL_SECONDS.
 _SETTLE_SECONDS = 10.0
-_SETTLE_POLL_SECONDS = 0.01
+_FIRST_SETTLE_POLL_SECONDS = 0.01
 # The engine's suite catalog: a versioned bucket in its own S3, as a platform team's would be.
 LOCAL_SUITE_BUCKET = "tollgate-local-suites"
 LOCAL_APPLICATION = LOCAL_DEPLOYMENT_GROUP = "tollgate-local"
@@ -186,6 +186,7 @@ def _follow(
     sfn = engine.client("stepfunctions")
     watch = ExecutionWatch(sfn, arn, outcome, on_progress)
     settle_deadline = deadline
+    settle_poll = _FIRST_SETTLE_POLL_SECONDS
     execution = None
     while time.monotonic() < min(deadline, settle_deadline):
         execution = describe_execution(sfn, arn)
@@ -197,7 +198,8 @@ def _follow(
         if execution is not None:
             watch.read_progress()
         if reported:  # the reporter has sent the status: the execution ends in a moment
-            time.sleep(_SETTLE_POLL_SECONDS)
+            time.sleep(settle_poll)
+            settle_poll = min(settle_poll * 2, POLL_SECONDS)
         else:
             engine.codedeploy.wait_for_status(hook_execution_id, POLL_SECONDS)
     if execution is not None:

@@ -7,6 +7,7 @@ call that needed it, not the function's init.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import boto3
@@ -14,6 +15,9 @@ from botocore.config import Config
 
 # Retries (mode and attempts) come from AWS_RETRY_MODE and AWS_MAX_ATTEMPTS, set in template.yaml.
 CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=15)
+# boto3's default session is not safe to make clients from in two threads at once (the hook's deadline leaves a
+# thread reading the suite while the handler reports Failed).
+_MAKING = threading.Lock()
 
 
 class LazyClient:
@@ -24,5 +28,7 @@ class LazyClient:
 
     @property
     def client(self) -> Any:
-        self._client = self._client or boto3.client(self._service, config=self._config)
+        if self._client is None:
+            with _MAKING:
+                self._client = self._client or boto3.client(self._service, config=self._config)
         return self._client

@@ -121,3 +121,25 @@ def test_a_command_that_ends_before_any_engine_starts_stops_the_moto_it_launched
 )
 def test_only_the_commands_that_start_an_engine_launch_moto_first(argv: list[str], starts: bool) -> None:
     assert entry.starts_engine(argv) is starts
+
+
+def test_configurations_given_before_start_add_up_as_updates_after_it_do(tmp_path: Path) -> None:
+    # Given two partial configurations of a function before the engine starts
+    engine = LocalEngine(log_path=tmp_path / "engine.log", app_templates=[USER_APP])
+    engine.configure_function(ECHO, {"GREETING": "first"})
+    engine.configure_function(ECHO, timeout_seconds=5)
+
+    # When it is invoked / Then it runs with both
+    with engine:
+        answer = json.loads(engine.invoke(ECHO, {}).payload)
+    assert answer["greeting"] == "first"
+
+
+def test_an_engine_that_never_started_stops_the_moto_launched_for_it(tmp_path: Path) -> None:
+    # Given moto launched for an engine that is then stopped without starting (a bad suite, say)
+    launch = EngineLaunch(tmp_path / "engine.log")
+    engine = LocalEngine(launch=launch)
+
+    # When the engine stops / Then so does the launched moto
+    engine.stop()
+    assert launch.moto.process.poll() is not None

@@ -421,3 +421,13 @@ def test_a_store_that_cannot_be_written_costs_only_the_parse(tmp_path: Path) -> 
 
     # When a definition is parsed / Then the program comes back all the same
     assert ParsedDefinitions(CountingParser(), blocked).parse("definition")[0].states == ["Prepare round", "Run checks"]
+
+
+def test_a_program_read_from_the_store_has_no_parse_tree_and_says_so_when_one_is_read(tmp_path: Path) -> None:
+    # Given a program the next engine read from the store
+    ParsedDefinitions(CountingParser(), tmp_path).parse("definition")
+    _, tree = ParsedDefinitions(CountingParser(), tmp_path).parse("definition")
+
+    # When something reads its parse tree / Then it fails naming the patch to port
+    with pytest.raises(UnexpectedMotoCode, match="parse_each_definition_once"):
+        tree.getChildCount()

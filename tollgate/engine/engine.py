@@ -189,6 +189,8 @@ class LocalEngine:
             self.edge.stop()
         if self._log:
             self._log.close()
+        if self._launch:  # what it launched, even if this engine never started
+            self._launch.stop()
 
     def client(self, service: str) -> Any:
         import boto3  # here, not at the top: a command that starts no engine does not pay for it
@@ -211,7 +213,10 @@ class LocalEngine:
         Before start, the function starts with this configuration and is invoked first (see expect_invocation).
         """
         if not hasattr(self, "runtime"):
-            self._first_invoked[name] = (environment, timeout_seconds)
+            self._known(name)
+            earlier_environment, earlier_timeout = self._first_invoked.get(name, (None, None))
+            merged = {**(earlier_environment or {}), **(environment or {})}
+            self._first_invoked[name] = (merged, earlier_timeout if timeout_seconds is None else timeout_seconds)
             return
         self.runtime.update_configuration(name, environment, timeout_seconds)
 

@@ -40,6 +40,8 @@ LAMBDA_CONNECTIONS = 100
 JSONPATH_CACHE_SIZE = 4096
 # The engine creates one state machine; a test may create a few more.
 PARSED_DEFINITIONS = 16
+# Part of the stored programs' directory name: a change to what is stored, or how, gets a new number.
+_STORE_FORMAT = 1
 
 
 class UnexpectedMotoCode(RuntimeError):
@@ -378,6 +380,17 @@ def look_up_member_keys_once_per_response() -> None:
 # --- 6. Each definition parsed once; every execution still gets a program of its own ------------------------------
 
 
+class ParseTreeNotKept:
+    """Stands in for the parse tree of a program read from the store: nothing in moto's server reads a tree after
+    validating a definition, and anything that starts to should fail saying so, not with an AttributeError."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise UnexpectedMotoCode(
+            f"moto read '{name}' of a parse tree, which the store of parsed definitions does not keep: port"
+            " patch 'parse_each_definition_once' in tollgate/engine/moto_patches.py"
+        )
+
+
 class ParsedDefinitions:
     """AmazonStateLanguageParser.parse, remembered: ANTLR parses a definition of the validation's size in 40-60 ms,
     0.1-0.15 s the first time in a process, and moto parses it at CreateStateMachine and again at every
@@ -385,7 +398,7 @@ class ParsedDefinitions:
     share a component; the parse tree (read only, to validate a new definition) is shared.
 
     With a `store`, programs are also kept on disk, pickled, so that the next engine's CreateStateMachine finds
-    its definition parsed (the parse tree is not kept: nothing moto's server runs reads it after parsing).
+    its definition parsed (the parse tree is not kept: nothing moto's server runs reads it after validating).
     """
 
     def __init__(
@@ -422,7 +435,9 @@ class ParsedDefinitions:
         path = self._path(definition)
         try:
             # The store is this checkout's own build directory, written only by this code: as trusted as its .pyc.
-            return (pickle.loads(path.read_bytes()), None) if path and path.exists() else None  # noqa: S301
+            if path is None or not path.exists():
+                return None
+            return pickle.loads(path.read_bytes()), ParseTreeNotKept()  # noqa: S301
         except Exception:  # noqa: BLE001 - unreadable or from other code: parse anew, and keep the new one
             return None
 
@@ -452,7 +467,7 @@ def parse_each_definition_once() -> None:
     parser = asl_parser.AmazonStateLanguageParser
     store = os.environ.get(PARSED_DEFINITIONS_VARIABLE)
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
-    versioned = Path(store) / f"moto-{moto.__version__}-python-{python}" if store else None
+    versioned = Path(store) / f"v{_STORE_FORMAT}-moto-{moto.__version__}-python-{python}" if store else None
     parser.parse = staticmethod(ParsedDefinitions(parser.parse, versioned).parse)
 
 
