@@ -327,7 +327,8 @@ class LambdaRuntime:
             "AWS_LAMBDA_FUNCTION_TIMEOUT": str(int(spec.timeout_seconds)),
             "LAMBDA_TASK_ROOT": str(spec.code_dir),
             "_HANDLER": spec.handler,
-            "PYTHONDONTWRITEBYTECODE": "1",
+            # Bytecode is cached as Python caches it: a function's modules compile once per machine, not at every
+            # init (Lambda's read-only /var/task keeps none either way; a function cannot tell the difference).
             **spec.environment,
         }
 
