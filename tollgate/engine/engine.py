@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -106,6 +107,8 @@ class LocalEngine:
         self._safety_net: SafetyNet | None = None
         self._first_invoked: dict[str, tuple[dict[str, str] | None, float | None]] = {}
         self._left_cold: set[str] = set()
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
         self.runtime: LambdaRuntime  # both exist once start() has begun
         self.edge: Edge
 
@@ -193,6 +196,14 @@ class LocalEngine:
             self._launch.stop()
 
     def client(self, service: str) -> Any:
+        """The engine's client of a service at its edge: one per service, shared (boto3 clients are thread-safe,
+        and each costs 20-60 ms to make)."""
+        with self._clients_lock:
+            if service not in self._clients:
+                self._clients[service] = self._new_client(service)
+            return self._clients[service]
+
+    def _new_client(self, service: str) -> Any:
         import boto3  # here, not at the top: a command that starts no engine does not pay for it
         from botocore.config import Config
 
