@@ -34,8 +34,6 @@ _FIRST_SETTLE_POLL_SECONDS = 0.01
 # The engine's suite catalog: a versioned bucket in its own S3, as a platform team's would be.
 LOCAL_SUITE_BUCKET = "tollgate-local-suites"
 LOCAL_APPLICATION = LOCAL_DEPLOYMENT_GROUP = "tollgate-local"
-
-
 # The functions that run a suite's checks, by their logical ids in template.yaml.
 PROBE_FUNCTION, METRIC_READER_FUNCTION = "ProbeFunction", "MetricReaderFunction"
 
